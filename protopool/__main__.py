@@ -1,0 +1,6 @@
+"""Command-line entry: ``python -m protopool``."""
+import sys
+
+from protopool.cli import main
+
+sys.exit(main())

@@ -1,0 +1,27 @@
+"""The Celery application shared by the web process and every worker."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
+
+app = Celery("studyapp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def prepare_broker_folders(sender: Celery | None = None, **_: object) -> None:
+    """Create the file-system broker's folders, which kombu expects to exist."""
+    from django.conf import settings
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if key in options:
+            os.makedirs(options[key], exist_ok=True)
+    backend = settings.CELERY_RESULT_BACKEND
+    if backend.startswith("file://"):
+        os.makedirs(backend.removeprefix("file://"), exist_ok=True)

@@ -1,0 +1,1 @@
+"""The study app: prototypes, studies, participants, responses, recruiters and their tasks."""

@@ -1,0 +1,13 @@
+"""Celery tasks of the study app. Tasks take IDs, re-read rows, and return early when done."""
+
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+
+
+@shared_task(name="surveys.echo")
+def echo(payload: dict) -> dict:
+    """Round-trip a payload through a worker: proves the queue and the result backend work."""
+    return {"payload": payload, "worker": socket.gethostname()}
