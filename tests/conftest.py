@@ -130,4 +130,6 @@ def _wait_for_worker(log_path: Path, process: subprocess.Popen) -> None:
         if " ready." in log_path.read_text():
             return
         time.sleep(0.2)
-    raise RuntimeError(f"celery worker not ready in {WORKER_START_TIMEOUT_S}s:\n{log_path.read_text()}")
+    raise RuntimeError(
+        f"celery worker not ready in {WORKER_START_TIMEOUT_S}s:\n{log_path.read_text()}"
+    )

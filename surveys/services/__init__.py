@@ -1,1 +1,4 @@
-"""Named services: ``access_*`` fetch with permission checks, ``check_*`` validate, ``do_*`` mutate."""
+"""Named services.
+
+``access_*`` fetch with permission checks, ``check_*`` validate, ``do_*`` mutate.
+"""

@@ -17,6 +17,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     components = check_health()
     healthy = all(component.ok for component in components)
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "components": [asdict(c) for c in components]},
+        {
+            "status": "ok" if healthy else "unavailable",
+            "components": [asdict(c) for c in components],
+        },
         status=200 if healthy else 503,
     )
