@@ -19,7 +19,7 @@ def prepare_broker_folders(sender: Celery | None = None, **_: object) -> None:
     from django.conf import settings
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if key in options:
             os.makedirs(options[key], exist_ok=True)
     backend = settings.CELERY_RESULT_BACKEND

@@ -26,6 +26,7 @@ def test_task_round_trips_through_the_serverless_filesystem_broker(start_worker,
         broker_transport_options={
             "data_folder_in": str(broker_dir / "queue"),
             "data_folder_out": str(broker_dir / "queue"),
+            "control_folder": str(broker_dir / "control"),
         },
     )
     reply = _round_trip(app, queue)
