@@ -1,0 +1,61 @@
+"""Statistics of prototype-saliency ratings on a long-format table (no web dependencies).
+
+The functions below are the public interface; the study platform calls them for its exports
+and researcher pages, and ``python -m analysis`` wraps them on the command line.
+"""
+
+from analysis.agreement import agreement_summary, intraclass_correlations, krippendorff_alpha
+from analysis.bootstrap import bootstrap_mean_differences, bootstrap_means
+from analysis.distributions import participant_method_means, score_distribution, summary_statistics
+from analysis.exclusions import ExclusionRules, apply_exclusions
+from analysis.io import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, load_ratings, validate_ratings
+from analysis.mixed import linear_mixed
+from analysis.ordinal import ordinal_logit, ordinal_mixed
+from analysis.plots import figure10, plot_diverging, plot_score_distribution
+from analysis.power import paired_t_participants, power_curve, required_participants
+from analysis.report import Report, ReportConfig, analyse, run_report
+from analysis.report_writers import report_dict
+from analysis.simulate import SimulationConfig, simulate_ratings
+from analysis.tests_nonparametric import (
+    friedman_test,
+    kruskal_raw,
+    pairwise_mannwhitney,
+    pairwise_wilcoxon,
+)
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ExclusionRules",
+    "Report",
+    "ReportConfig",
+    "SimulationConfig",
+    "agreement_summary",
+    "analyse",
+    "apply_exclusions",
+    "bootstrap_mean_differences",
+    "bootstrap_means",
+    "figure10",
+    "friedman_test",
+    "intraclass_correlations",
+    "krippendorff_alpha",
+    "kruskal_raw",
+    "linear_mixed",
+    "load_ratings",
+    "ordinal_logit",
+    "ordinal_mixed",
+    "paired_t_participants",
+    "pairwise_mannwhitney",
+    "pairwise_wilcoxon",
+    "participant_method_means",
+    "plot_diverging",
+    "plot_score_distribution",
+    "power_curve",
+    "report_dict",
+    "required_participants",
+    "run_report",
+    "score_distribution",
+    "simulate_ratings",
+    "summary_statistics",
+    "validate_ratings",
+]

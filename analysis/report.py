@@ -1,0 +1,283 @@
+"""The full analysis of a ratings table, written as Markdown, JSON, LaTeX and Figure 10.
+
+``run_report`` is the one call the study platform and the command line share: exclusions,
+distributions, cluster-bootstrap CIs, rank tests, ordinal and mixed models, agreement and the
+per-dataset breakdown, in that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import agreement, bootstrap, distributions, mixed, ordinal, plots
+from analysis import tests_nonparametric as rank_tests
+from analysis.exclusions import ExclusionRules, apply_exclusions
+from analysis.io import load_ratings, method_order
+from analysis.tables import test_frame, test_row
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Settings of a report run.
+
+    Attributes
+    ----------
+    rules
+        Pre-declared exclusion rules.
+    n_resamples
+        Cluster-bootstrap replicates.
+    confidence_level
+        Coverage of every interval.
+    p_adjust
+        Multiple-comparison correction of the pairwise tests (statsmodels name).
+    reference
+        Baseline method of the models; the first method when omitted.
+    clmm_nodes
+        Adaptive Gauss-Hermite nodes of the mixed ordinal model.
+    seed
+        Seed of every random step, so a report can be reproduced.
+    formats
+        Figure file formats.
+    """
+
+    rules: ExclusionRules = field(default_factory=ExclusionRules)
+    n_resamples: int = 2000
+    confidence_level: float = 0.95
+    p_adjust: str = "holm"
+    reference: str | None = None
+    clmm_nodes: int = 10
+    seed: int = 0
+    formats: tuple[str, ...] = plots.FORMATS
+
+
+@dataclass
+class Report:
+    """Every table of the analysis; all are tidy DataFrames with fixed columns."""
+
+    overview: dict[str, object]
+    exclusions: pd.DataFrame
+    distribution: pd.DataFrame
+    summary: pd.DataFrame
+    mean_differences: pd.DataFrame
+    tests: pd.DataFrame
+    models: dict[str, pd.DataFrame]
+    model_fits: pd.DataFrame
+    agreement: pd.DataFrame
+    dataset_distribution: pd.DataFrame
+    dataset_summary: pd.DataFrame
+    dataset_tests: pd.DataFrame
+    notes: list[str]
+    files: list[Path] = field(default_factory=list)
+
+
+def analyse(data: pd.DataFrame | str | Path, config: ReportConfig | None = None) -> Report:
+    """Run the whole analysis without writing files.
+
+    Parameters
+    ----------
+    data
+        Ratings (any long-format table or CSV path accepted by :func:`analysis.load_ratings`).
+    config
+        Report settings.
+    """
+    return _analyse(data, config or ReportConfig())[0]
+
+
+def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report, pd.DataFrame]:
+    raw = load_ratings(data)
+    df, exclusion_log = apply_exclusions(raw, cfg.rules)
+    notes: list[str] = []
+    summary = _summary_with_ci(df, "method", cfg)
+    tests, model_tables, fits = _method_tests(df, cfg, notes)
+    dataset_summary, dataset_tests = _by_dataset(df, cfg, notes)
+    overview = {
+        "answers_in_file": len(raw),
+        "answers_analysed": len(df),
+        "participants": int(df["participant"].nunique()),
+        "questions": int(df["question"].nunique()),
+        "methods": method_order(df),
+        "datasets": sorted(df["dataset"].astype(str).unique().tolist()),
+        "confidence_level": cfg.confidence_level,
+        "bootstrap_resamples": cfg.n_resamples,
+        "p_adjust": cfg.p_adjust,
+        "seed": cfg.seed,
+        "exclusion_rules": cfg.rules.to_dict(),
+    }
+    report = Report(
+        overview=overview,
+        exclusions=exclusion_log,
+        distribution=distributions.score_distribution(df, "method"),
+        summary=summary,
+        mean_differences=bootstrap.bootstrap_mean_differences(
+            df, cfg.n_resamples, cfg.confidence_level, cfg.seed
+        ),
+        tests=tests,
+        models=model_tables,
+        model_fits=fits,
+        agreement=agreement.agreement_summary(df, cfg.confidence_level),
+        dataset_distribution=distributions.score_distribution(df, ["dataset", "method"]),
+        dataset_summary=dataset_summary,
+        dataset_tests=dataset_tests,
+        notes=notes,
+    )
+    return report, df
+
+
+def run_report(
+    data: pd.DataFrame | str | Path, out_dir: str | Path, config: ReportConfig | None = None
+) -> Report:
+    """Analyse ratings and write report.md, report.json, tables.tex and Figure 10.
+
+    Parameters
+    ----------
+    data
+        Ratings table or CSV path.
+    out_dir
+        Folder for the outputs; created when missing.
+    config
+        Report settings.
+
+    Returns
+    -------
+    Report
+        The tables, with ``files`` listing everything written.
+    """
+    from analysis.report_writers import write_json, write_latex, write_markdown
+
+    cfg = config or ReportConfig()
+    report, df = _analyse(data, cfg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    means = report.summary[["method", "mean", "ci_low", "ci_high"]]
+    report.files = plots.figure10(df, out, means=means, formats=cfg.formats)
+    report.files += [
+        write_markdown(report, out / "report.md"),
+        write_json(report, out / "report.json"),
+        write_latex(report, out / "tables.tex"),
+    ]
+    return report
+
+
+def _summary_with_ci(df: pd.DataFrame, by: str, cfg: ReportConfig) -> pd.DataFrame:
+    stats_table = distributions.summary_statistics(df, by)
+    cis = bootstrap.bootstrap_means(df, by, cfg.n_resamples, cfg.confidence_level, cfg.seed)
+    return stats_table.merge(cis[[by, "ci_low", "ci_high"]], on=by, how="left")
+
+
+def _method_tests(
+    df: pd.DataFrame, cfg: ReportConfig, notes: list[str]
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
+    frames = []
+    if df["method"].nunique() < 2:
+        notes.append("Only one method has answers: no comparisons were run.")
+        return test_frame([]), {}, pd.DataFrame()
+    boot = {
+        "n_resamples": cfg.n_resamples,
+        "confidence_level": cfg.confidence_level,
+        "seed": cfg.seed,
+    }
+    for name, call in (
+        ("Friedman", lambda: rank_tests.friedman_test(df, **boot)),
+        ("Wilcoxon", lambda: rank_tests.pairwise_wilcoxon(df, cfg.p_adjust, **boot)),
+    ):
+        try:
+            frames.append(call())
+        except ValueError as err:
+            notes.append(f"{name} skipped: {err}")
+    frames.append(rank_tests.kruskal_raw(df))
+    frames.append(rank_tests.pairwise_mannwhitney(df, cfg.p_adjust, cfg.confidence_level))
+    clm = ordinal.ordinal_logit(df, cfg.reference, cfg.confidence_level)
+    clmm = ordinal.ordinal_mixed(df, cfg.reference, cfg.clmm_nodes, cfg.confidence_level)
+    lmm = mixed.linear_mixed(df, cfg.reference, confidence_level=cfg.confidence_level)
+    notes.append(
+        "The mixed ordinal model has a participant random intercept only; question "
+        "variance is not modelled there (it is in the crossed LMM when fitted)."
+    )
+    for fit in (clm, clmm):
+        notes += [f"{fit.model}: {n}" for n in fit.notes]
+        frames.append(_model_rows(fit.model, fit.table, "log odds ratio", fit.n_obs))
+    notes += [f"{lmm.model}: {n}" for n in lmm.notes]
+    frames.append(
+        _model_rows(
+            lmm.model,
+            lmm.table.assign(
+                kind=np.where(lmm.table["term"] == "intercept", "intercept", "location")
+            ),
+            "mean difference",
+            lmm.n_obs,
+        )
+    )
+    models = {"cumulative_logit": clm.table, "clmm": clmm.table, "lmm": lmm.table}
+    fits = _fit_table(clm, clmm, lmm, df["participant"].nunique())
+    return pd.concat(frames, ignore_index=True), models, fits
+
+
+def _fit_table(
+    clm: ordinal.OrdinalFit, clmm: ordinal.OrdinalFit, lmm: mixed.LmmFit, n_participants: int
+) -> pd.DataFrame:
+    variances = "; ".join(f"{k} variance {v:.4g}" for k, v in lmm.variances.items())
+    rows = [
+        (clm.model, clm.engine, clm.loglik, clm.aic, clm.n_obs, clm.n_groups, ""),
+        (clmm.model, clmm.engine, clmm.loglik, clmm.aic, clmm.n_obs, clmm.n_groups, ""),
+        (lmm.model, "REML", lmm.loglik, np.nan, lmm.n_obs, n_participants, variances),
+    ]
+    columns = ["model", "engine", "loglik", "aic", "n_obs", "n_groups", "detail"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _model_rows(model: str, table: pd.DataFrame, effect_name: str, n: int) -> pd.DataFrame:
+    rows = [
+        test_row(
+            model,
+            r.term,
+            statistic_name="z",
+            statistic=r.z,
+            p_value=r.p_value,
+            effect_size_name=effect_name,
+            effect_size=r.estimate,
+            ci_low=r.ci_low,
+            ci_high=r.ci_high,
+            n=n,
+            unit="answers",
+        )
+        for r in table[table["kind"] == "location"].itertuples()
+    ]
+    return test_frame(rows)
+
+
+def _by_dataset(
+    df: pd.DataFrame, cfg: ReportConfig, notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    summaries, tests = [], []
+    boot = {
+        "n_resamples": cfg.n_resamples,
+        "confidence_level": cfg.confidence_level,
+        "seed": cfg.seed,
+    }
+    for name, part in df.groupby(df["dataset"].astype(str), observed=True):
+        part = part.copy()
+        part["method"] = part["method"].cat.remove_unused_categories()
+        summaries.append(_summary_with_ci(part, "method", cfg).assign(dataset=name))
+        if part["method"].nunique() < 2:
+            notes.append(f"Dataset {name}: one method only, no tests.")
+            continue
+        for call in (
+            lambda p=part: rank_tests.friedman_test(p, **boot),
+            lambda p=part: rank_tests.pairwise_wilcoxon(p, cfg.p_adjust, **boot),
+            lambda p=part: rank_tests.kruskal_raw(p),
+        ):
+            try:
+                tests.append(call().assign(dataset=name))
+            except ValueError as err:
+                notes.append(f"Dataset {name}: {err}")
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    if len(summary):
+        summary = summary[["dataset"] + [c for c in summary.columns if c != "dataset"]]
+    tests_frame = pd.concat(tests, ignore_index=True) if tests else test_frame([])
+    if "dataset" in tests_frame.columns:
+        tests_frame = tests_frame[["dataset"] + [c for c in tests_frame.columns if c != "dataset"]]
+    return summary, tests_frame

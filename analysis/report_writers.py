@@ -1,0 +1,261 @@
+"""Serialise a :class:`analysis.report.Report` as Markdown, JSON and LaTeX.
+
+The writers format tables themselves rather than through optional pandas back-ends
+(tabulate, jinja2), so the report needs nothing beyond the analysis dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from analysis.report import Report
+
+TEST_TABLE_COLUMNS = (
+    "test",
+    "comparison",
+    "statistic_name",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "effect_size_name",
+    "effect_size",
+    "ci_low",
+    "ci_high",
+    "n",
+    "note",
+)
+
+
+def format_value(value: object, column: str = "") -> str:
+    """Format one cell: p-values to three significant digits, other floats to three decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):d}"
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if column in ("n", "df") and v.is_integer():
+            return f"{int(v):d}"
+        if column.startswith("p_"):
+            return "<0.001" if v < 0.001 else f"{v:.3f}"
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.3g}"
+        return f"{v:.3f}"
+    return str(value)
+
+
+def markdown_table(frame: pd.DataFrame, columns: tuple[str, ...] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of ``frame``."""
+    cols = [c for c in (columns or tuple(frame.columns)) if c in frame.columns]
+    if frame.empty:
+        return "_(none)_\n"
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame[cols].itertuples(index=False):
+        cells = [format_value(v, c).replace("|", "\\|") for v, c in zip(row, cols, strict=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(report: Report, path: Path) -> Path:
+    """Write the human-readable report."""
+    o = report.overview
+    parts = [
+        "# Saliency ratings: analysis report\n",
+        f"{o['answers_analysed']:,} answers analysed ({o['answers_in_file']:,} in the file) from "
+        f"{o['participants']} participants on {o['questions']} questions; methods: "
+        f"{', '.join(o['methods'])}. Intervals are {o['confidence_level']:.0%}; bootstrap "
+        f"intervals resample participants ({o['bootstrap_resamples']} replicates, seed "
+        f"{o['seed']}); pairwise p-values are {o['p_adjust']}-adjusted.\n",
+        "## Exclusions (pre-declared, applied in this order)\n",
+        markdown_table(report.exclusions),
+        "## Scores per method\n",
+        markdown_table(report.summary),
+        "\nDistribution of scores (counts and proportions):\n",
+        markdown_table(_wide_distribution(report.distribution)),
+        "\nDifferences in mean score (participant bootstrap):\n",
+        markdown_table(report.mean_differences),
+        "## Tests and models\n",
+        "Rows marked 'ignores repeated measures' treat answers as independent and are a "
+        "sensitivity check only.\n",
+        markdown_table(report.tests, TEST_TABLE_COLUMNS),
+        "\nModel fits:\n",
+        markdown_table(report.model_fits),
+    ]
+    for name, table in report.models.items():
+        parts += [f"\n### Model: {name}\n", markdown_table(table)]
+    parts += [
+        "## Agreement (questions rated by participants)\n",
+        markdown_table(report.agreement),
+        "## Per dataset\n",
+        markdown_table(report.dataset_summary),
+        "\n",
+        markdown_table(report.dataset_tests, ("dataset",) + TEST_TABLE_COLUMNS),
+    ]
+    for name, part in report.dataset_distribution.groupby("dataset", observed=True):
+        parts += [f"\nDistribution of scores, {name}:\n", markdown_table(_wide_distribution(part))]
+    if report.notes:
+        parts += ["## Notes\n", "\n".join(f"- {n}" for n in report.notes) + "\n"]
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def _wide_distribution(dist: pd.DataFrame) -> pd.DataFrame:
+    wide = dist.pivot_table(
+        index="method", columns="score", values=["count", "proportion"], observed=True, sort=False
+    )
+    out = pd.DataFrame({"method": wide.index.astype(str)})
+    for score in sorted(dist["score"].unique()):
+        out[f"n({score})"] = wide[("count", score)].to_numpy().astype(int)
+        out[f"p({score})"] = wide[("proportion", score)].to_numpy()
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{k: _plain(v) for k, v in row.items()} for row in clean.to_dict("records")]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def report_dict(report: Report) -> dict[str, object]:
+    """The report as JSON-ready data (NaN becomes null)."""
+    return {
+        "overview": report.overview,
+        "exclusions": _records(report.exclusions),
+        "summary": _records(report.summary),
+        "distribution": _records(report.distribution),
+        "mean_differences": _records(report.mean_differences),
+        "tests": _records(report.tests),
+        "models": {k: _records(v) for k, v in report.models.items()},
+        "model_fits": _records(report.model_fits),
+        "agreement": _records(report.agreement),
+        "dataset_summary": _records(report.dataset_summary),
+        "dataset_distribution": _records(report.dataset_distribution),
+        "dataset_tests": _records(report.dataset_tests),
+        "notes": list(report.notes),
+    }
+
+
+def write_json(report: Report, path: Path) -> Path:
+    """Write the machine-readable report."""
+    path.write_text(json.dumps(report_dict(report), indent=2, default=_plain), encoding="utf-8")
+    return path
+
+
+_LATEX_SPECIALS = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "<": r"$<$",
+    ">": r"$>$",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX special characters."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def latex_table(
+    frame: pd.DataFrame, columns: dict[str, str], caption: str, label: str, footnote: str = ""
+) -> str:
+    """A booktabs table of the given columns (name -> header); cells are escaped, the
+    footnote is raw LaTeX."""
+    names = [c for c in columns if c in frame.columns]
+    spec = "l" * 2 + "r" * (len(names) - 2) if len(names) > 2 else "l" * len(names)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\label{{{label}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(columns[c]) for c in names) + r" \\",
+        r"\midrule",
+    ]
+    for row in frame[names].itertuples(index=False):
+        cells = [latex_escape(format_value(v, c)) for v, c in zip(row, names, strict=True)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if footnote:
+        lines.append(rf"\par\smallskip\footnotesize {footnote}")
+    lines += [r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def write_latex(report: Report, path: Path) -> Path:
+    """Write the table of means and the table of tests (booktabs)."""
+    means = latex_table(
+        report.summary,
+        {
+            "method": "Method",
+            "n_answers": "Answers",
+            "mean": "Mean",
+            "ci_low": "CI low",
+            "ci_high": "CI high",
+            "median": "Median",
+            "sd": "SD",
+        },
+        "Saliency scores per method (participant-bootstrap CIs of the mean).",
+        "tab:saliency-means",
+    )
+    marked = report.tests["note"].str.contains("ignores repeated", regex=False)
+    tests = report.tests.assign(
+        test=[f"{t} (*)" if m else t for t, m in zip(report.tests["test"], marked, strict=True)],
+        statistic_text=[
+            f"{n} = {format_value(v)}"
+            for n, v in zip(report.tests["statistic_name"], report.tests["statistic"], strict=True)
+        ],
+        effect_text=[
+            f"{n} = {format_value(v)}"
+            for n, v in zip(
+                report.tests["effect_size_name"], report.tests["effect_size"], strict=True
+            )
+        ],
+        p_text=[
+            format_value(a if not pd.isna(a) else p, "p_")
+            for p, a in zip(report.tests["p_value"], report.tests["p_adjusted"], strict=True)
+        ],
+    )
+    table = latex_table(
+        tests,
+        {
+            "test": "Test",
+            "comparison": "Comparison",
+            "statistic_text": "Statistic",
+            "p_text": "p",
+            "effect_text": "Effect size",
+            "ci_low": "CI low",
+            "ci_high": "CI high",
+        },
+        "Tests of method differences (p adjusted where pairwise).",
+        "tab:saliency-tests",
+        footnote="(*) answers treated as independent, ignoring repeated measures; "
+        "a sensitivity check only.",
+    )
+    path.write_text("% Requires \\usepackage{booktabs}.\n" + means + "\n" + table, encoding="utf-8")
+    return path

@@ -1,0 +1,137 @@
+"""The full report, Figure 10 and the command line."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from analysis import (
+    ReportConfig,
+    plot_diverging,
+    plot_score_distribution,
+    run_report,
+    score_distribution,
+)
+from analysis.cli import main
+from analysis.io import validate_ratings
+
+matplotlib.use("Agg")
+
+EXPECTED_FILES = {"report.md", "report.json", "tables.tex"} | {
+    f"{stem}.{ext}" for stem in ("figure10", "figure10_diverging") for ext in ("png", "svg", "pdf")
+}
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory, messy_study):
+    out = tmp_path_factory.mktemp("report")
+    report = run_report(messy_study, out, ReportConfig(n_resamples=200))
+    return out, report
+
+
+def test_report_writes_every_file(report_dir):
+    out, report = report_dir
+    assert {p.name for p in report.files} == EXPECTED_FILES
+    assert all((out / name).stat().st_size > 0 for name in EXPECTED_FILES)
+
+
+def test_report_names_every_test_with_statistic_p_effect_and_interval(report_dir):
+    out, report = report_dir
+    tests = report.tests
+    for name in (
+        "Friedman",
+        "Wilcoxon signed-rank",
+        "Kruskal-Wallis",
+        "Mann-Whitney U",
+        "cumulative logit (clustered)",
+        "cumulative link mixed model",
+    ):
+        assert name in set(tests["test"]), name
+    assert tests["p_value"].notna().all()
+    assert tests["effect_size"].notna().all()
+    with_ci = tests[tests["test"] != "Kruskal-Wallis"]
+    assert with_ci[["ci_low", "ci_high"]].notna().all().all()
+    markdown = (out / "report.md").read_text()
+    assert "Kendall's W" in markdown and "Cliff's delta" in markdown
+    assert "ignores repeated measures" in markdown
+
+
+def test_report_json_is_valid_and_has_no_nan(report_dir):
+    out, _ = report_dir
+    text = (out / "report.json").read_text()
+    assert "NaN" not in text
+    data = json.loads(text)
+    assert data["overview"]["answers_analysed"] < data["overview"]["answers_in_file"]
+    assert {row["rule"] for row in data["exclusions"]} >= {"failed gold trials", "straight-lining"}
+
+
+def test_latex_tables_are_booktabs_and_escaped(report_dir):
+    out, _ = report_dir
+    tex = (out / "tables.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2
+    assert r"\toprule" in tex and "Kendall's W" in tex
+    assert "$<$0.001" in tex or "0." in tex
+
+
+def test_plots_return_axes_and_accept_given_axes(study):
+    from matplotlib.figure import Figure
+
+    df = validate_ratings(study)
+    ax = plot_score_distribution(df)
+    assert ax.get_xlabel() == "Saliency score"
+    assert len(ax.get_legend().get_texts()) == 4
+    fig = Figure()
+    given = fig.add_subplot()
+    assert plot_diverging(df, ax=given) is given
+
+
+def test_cli_simulate_then_report(tmp_path, capsys):
+    csv = tmp_path / "ratings.csv"
+    assert main(["simulate", "--participants", "12", "--questions", "18", "--out", str(csv)]) == 0
+    assert len(pd.read_csv(csv)) == 12 * 18
+    assert main(["report", str(csv), "--out", str(tmp_path / "out"), "--resamples", "200"]) == 0
+    assert (tmp_path / "out" / "figure10.pdf").exists()
+
+
+def test_cli_reports_bad_input_as_an_error(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"participant": [1], "question": [1], "score": [9]}).to_csv(bad, index=False)
+    assert main(["report", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "missing column" in capsys.readouterr().err
+
+
+def test_diverging_bars_centre_the_neutral_score(study):
+    df = validate_ratings(study)
+    ax = plot_diverging(df)
+    dist = score_distribution(df)
+    share = dist.pivot_table(index="method", columns="score", values="proportion", observed=True)
+    share.index = share.index.astype(str)
+    # Bars are drawn score by score, methods bottom-up (reversed study order); the first
+    # segment (score 1) starts at -(p1 + p2 + p3 / 2).
+    first_segments = ax.patches[: len(share)]
+    methods = list(dict.fromkeys(df["method"].astype(str)))[::-1]
+    for patch, method in zip(first_segments, methods, strict=True):
+        p = share.loc[method]
+        assert patch.get_x() == pytest.approx(-(p[1] + p[2] + p[3] / 2))
+
+
+def test_large_tables_use_the_compressed_fit_with_identical_results(study, monkeypatch):
+    from analysis import ordinal
+
+    df = validate_ratings(study)
+    reference = ordinal.ordinal_logit(df)
+    monkeypatch.setattr(ordinal, "STATSMODELS_MAX_ROWS", 100)
+    fast = ordinal.ordinal_logit(df)
+    assert fast.engine == "analysis.clmm" and fast.notes
+    assert fast.table["estimate"].to_numpy() == pytest.approx(
+        reference.table["estimate"].to_numpy(), abs=1e-5
+    )
+    assert fast.table["se"].to_numpy() == pytest.approx(reference.table["se"].to_numpy(), rel=1e-3)
+
+
+def test_cli_power_prints_the_needed_participants(capsys):
+    assert main(["power", "--effect", "1.0", "--questions", "20", "--sims", "100"]) == 0
+    assert "participants needed for power 80%" in capsys.readouterr().out
