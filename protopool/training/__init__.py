@@ -1,0 +1,1 @@
+"""Training engine: phases as data, one loop, checkpoints and run directories."""

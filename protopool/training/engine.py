@@ -1,0 +1,141 @@
+"""One training step, one epoch, one evaluation: the pieces every phase reuses."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from protopool.config import LossConfig
+from protopool.losses import Targets, mixup, plain_targets, protopool_loss
+from protopool.models import ProtoPool
+from protopool.training.augment import random_flip_affine
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """How batches are executed.
+
+    Attributes:
+        device: Where to compute.
+        amp: ``none`` or ``bf16`` autocast.
+        channels_last: Feed images in channels-last memory format.
+        mixup_alpha: Beta parameter for mixup, or None for no mixup.
+        augment: Flip, rotate and shear training batches.
+    """
+
+    device: torch.device
+    amp: str = "none"
+    channels_last: bool = False
+    mixup_alpha: float | None = None
+    augment: bool = False
+
+
+def autocast(settings: StepSettings) -> contextlib.AbstractContextManager:
+    if settings.amp == "bf16":
+        return torch.autocast(device_type=settings.device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_device(images: torch.Tensor, settings: StepSettings) -> torch.Tensor:
+    images = images.to(settings.device, non_blocking=True)
+    if settings.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images
+
+
+def progress_bar(loader: DataLoader, description: str) -> Iterator:
+    """A progress bar on a terminal, a plain iterator otherwise (logs stay clean)."""
+    return tqdm(loader, desc=description, leave=False, disable=not sys.stderr.isatty())
+
+
+def train_step(
+    model: ProtoPool,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scale: float | None,
+    weights: LossConfig,
+    settings: StepSettings,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """Forward, loss, backward and update on one batch; returns the loss stats."""
+    images, labels = to_device(images, settings), labels.to(settings.device, non_blocking=True)
+    if settings.augment:
+        images = random_flip_affine(images)
+    targets: Targets = plain_targets(labels)
+    if settings.mixup_alpha is not None:
+        images, targets = mixup(images, labels, settings.mixup_alpha, rng)
+    with autocast(settings):
+        output = model(images, scale)
+    loss, stats = protopool_loss(output, targets, model, weights)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return stats
+
+
+def train_one_epoch(
+    model: ProtoPool,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scale: float | None,
+    weights: LossConfig,
+    settings: StepSettings,
+    rng: np.random.Generator,
+    description: str = "train",
+) -> dict[str, float]:
+    """Run one pass over ``loader``.
+
+    Args:
+        scale: Gumbel scale for this epoch, or None to train with the hard assignment.
+
+    Returns:
+        Mean of every loss stat over the epoch, plus ``steps``.
+
+    Raises:
+        NonFiniteLossError: From the loss, naming the term that diverged.
+    """
+    model.train()
+    totals: dict[str, float] = {}
+    steps = 0
+    for images, labels in progress_bar(loader, description):
+        stats = train_step(model, images, labels, optimizer, scale, weights, settings, rng)
+        for name, value in stats.items():
+            totals[name] = totals.get(name, 0.0) + value
+        steps += 1
+    means = {name: value / max(steps, 1) for name, value in totals.items()}
+    means["steps"] = steps
+    return means
+
+
+@torch.no_grad()
+def evaluate(
+    model: ProtoPool, loader: DataLoader, settings: StepSettings, description: str = "eval"
+) -> dict[str, float]:
+    """Accuracy and cross-entropy with the hard test-time assignment.
+
+    Returns:
+        ``{"accuracy", "cross_entropy", "images"}``.
+    """
+    model.eval()
+    correct, loss_sum, count = 0, 0.0, 0
+    for images, labels in progress_bar(loader, description):
+        images, labels = to_device(images, settings), labels.to(settings.device)
+        with autocast(settings):
+            logits = model(images, None).logits.float()
+        loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
+        correct += int((logits.argmax(dim=1) == labels).sum())
+        count += labels.shape[0]
+    return {
+        "accuracy": correct / max(count, 1),
+        "cross_entropy": loss_sum / max(count, 1),
+        "images": count,
+    }

@@ -1,0 +1,265 @@
+"""The one loop that runs a list of phases, with checkpoints, metrics and resumption."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from protopool.checkpoint import (
+    Progress,
+    check_compatible,
+    model_from_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from protopool.config import Config
+from protopool.evaluation import slot_statistics
+from protopool.models import ProtoPool, build_model, gumbel_scale
+from protopool.projection import project_prototypes
+from protopool.rundir import RunPaths, append_jsonl, write_json
+from protopool.training.data import RunData
+from protopool.training.engine import StepSettings, evaluate, train_one_epoch
+from protopool.training.phases import Phase, build_phases, make_optimizer, make_scheduler
+
+
+@dataclass
+class Trainer:
+    """Everything one run needs; :meth:`run` executes the phases from wherever it stands."""
+
+    config: Config
+    data: RunData
+    class_names: list[str]
+    paths: RunPaths
+    device: torch.device
+    rng: np.random.Generator
+    log: Any = print
+    model: ProtoPool | None = None
+
+    def __post_init__(self) -> None:
+        self.phases = build_phases(self.config)
+        self.progress = Progress()
+        if self.model is None:
+            self.model = build_model(self.config, len(self.class_names)).to(self.device)
+        self._resume_state: dict[str, Any] | None = None
+
+    @property
+    def settings(self) -> StepSettings:
+        return StepSettings(
+            device=self.device,
+            amp=self.config.train.amp,
+            channels_last=self.config.train.channels_last,
+            mixup_alpha=self.config.loss.mixup_alpha if self.config.loss.mixup else None,
+            augment=self.config.data.augment,
+        )
+
+    def _prepare_model(self) -> None:
+        if self.config.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    # --- resumption ---------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Continue from ``checkpoints/last.pt`` (refusing one from another config)."""
+        checkpoint = read_checkpoint(self.paths.last)
+        check_compatible(checkpoint, self.config, self.class_names)
+        self.model = model_from_checkpoint(checkpoint, self.device)
+        self.model.config = self.config.model
+        self.progress = checkpoint.progress
+        rng_state = checkpoint.progress.extra.get("numpy_rng")
+        if rng_state:
+            self.rng.bit_generator.state = rng_state
+        if checkpoint.rng_state:
+            torch.set_rng_state(checkpoint.rng_state["torch"])
+        self._resume_state = {
+            "optimizer": checkpoint.optimizer_state,
+            "scheduler": checkpoint.scheduler_state,
+        }
+        self.log(f"resuming at phase {self.progress.phase} epoch {self.progress.phase_epoch}")
+
+    def _save(
+        self,
+        path: Path,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+    ) -> None:
+        self.progress.extra["numpy_rng"] = self.rng.bit_generator.state
+        save_checkpoint(
+            path, self.model, self.config, self.class_names, self.progress, optimizer, scheduler
+        )
+
+    def _load_best(self) -> None:
+        if self.paths.best.is_file():
+            checkpoint = read_checkpoint(self.paths.best)
+            self.model.resize_pool(checkpoint.model_state["prototypes"].shape[0])
+            self.model.load_state_dict(checkpoint.model_state)
+
+    # --- phases -------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Run every remaining phase, then evaluate the best model on the test set."""
+        self._prepare_model()
+        for index, phase in enumerate(self.phases):
+            if index < self.progress.phase:
+                continue
+            if phase.is_projection:
+                self._project()
+            else:
+                self._train_phase(phase)
+            self.progress.phase = index + 1
+            self.progress.phase_epoch = 0
+            self._save(self.paths.last)
+        self._load_best()
+        return self.final_evaluation()
+
+    def _validate(self) -> dict[str, float]:
+        if self.data.validation_loader is None:
+            return {}
+        return evaluate(self.model, self.data.validation_loader, self.settings, "validate")
+
+    def _select(self, validation: dict[str, float], force: bool = False) -> bool:
+        """Keep ``best.pt`` as the best model on validation (never the test set).
+
+        Without a validation split the latest model is the only honest choice, so it is
+        always kept and the plateau and early-stopping counters never advance.
+        """
+        accuracy = validation.get("accuracy")
+        loss = validation.get("cross_entropy", float("inf"))
+        # Small validation splits saturate at 100 %; the loss then tells the models apart.
+        improved = (
+            force
+            or accuracy is None
+            or accuracy > self.progress.best_accuracy
+            or (accuracy == self.progress.best_accuracy and loss < self.progress.best_loss)
+        )
+        if improved:
+            self.progress.best_accuracy = accuracy if accuracy is not None else -1.0
+            self.progress.best_loss = loss
+            self.progress.stale_epochs = 0
+            self._save(self.paths.best)
+        else:
+            self.progress.stale_epochs += 1
+        return improved
+
+    def _train_phase(self, phase: Phase) -> None:
+        optimizer = make_optimizer(self.model, phase, self.config.train.lr)
+        scheduler = make_scheduler(optimizer, phase)
+        if self._resume_state and self.progress.phase_epoch > 0:
+            optimizer.load_state_dict(self._resume_state["optimizer"])
+            scheduler.load_state_dict(self._resume_state["scheduler"])
+        self._resume_state = None
+        train = self.config.train
+        for epoch in range(self.progress.phase_epoch, phase.epochs):
+            started = time.perf_counter()
+            scale = None
+            if phase.learnable_assignment:
+                scale = gumbel_scale(self.progress.global_epoch + 1, self.config.model)
+            # Reseeding the shuffle per epoch makes a resumed run see the same batches.
+            shuffle_seed = train.seed * 1_000_003 + self.progress.phase * 10_007 + epoch
+            self.data.train_loader.generator.manual_seed(shuffle_seed)
+            stats = train_one_epoch(
+                self.model,
+                self.data.train_loader,
+                optimizer,
+                scale,
+                phase.loss,
+                self.settings,
+                self.rng,
+                f"{phase.name} {epoch + 1}/{phase.epochs}",
+            )
+            scheduler.step()
+            validation = self._validate()
+            improved = self._select(validation) if phase.selects_best else False
+            if phase.plateau_decay and self.progress.stale_epochs > train.plateau_patience:
+                for group in optimizer.param_groups:
+                    group["lr"] *= train.plateau_factor
+            self.progress.phase_epoch = epoch + 1
+            self.progress.global_epoch += int(phase.learnable_assignment)
+            self._record(phase, epoch, stats, validation, scale, optimizer, started, improved)
+            if (epoch + 1) % train.checkpoint_every == 0 or epoch + 1 == phase.epochs:
+                self._save(self.paths.last, optimizer, scheduler)
+            if phase.early_stopping and self.progress.stale_epochs >= phase.early_stopping:
+                self.log(
+                    f"{phase.name}: no validation improvement for "
+                    f"{phase.early_stopping} epochs, stopping early"
+                )
+                break
+        if phase.restore_best:
+            self._load_best()
+
+    def _record(
+        self,
+        phase: Phase,
+        epoch: int,
+        stats: dict[str, float],
+        validation: dict[str, float],
+        scale: float | None,
+        optimizer: torch.optim.Optimizer,
+        started: float,
+        improved: bool,
+    ) -> None:
+        record = {
+            "phase": phase.name,
+            "epoch": epoch + 1,
+            "global_epoch": self.progress.global_epoch,
+            "gumbel_scale": scale,
+            "lr": {g["name"]: g["lr"] for g in optimizer.param_groups},
+            "train": stats,
+            "validation": validation,
+            "best": improved,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        append_jsonl(self.paths.metrics, record)
+        accuracy = validation.get("accuracy")
+        shown = f" val acc {accuracy:.3f}" if accuracy is not None else ""
+        self.log(
+            f"{phase.name} {epoch + 1}/{phase.epochs}: loss {stats.get('loss', 0):.4f}{shown}"
+            f" ({record['seconds']:.1f}s){' *' if improved else ''}"
+        )
+
+    def _project(self) -> None:
+        started = time.perf_counter()
+        result = project_prototypes(
+            self.model,
+            self.data.projection_loader,
+            self.data.train,
+            self.class_names,
+            self.device,
+            cropped=self.config.data.crop_to_bbox,
+        )
+        write_json(
+            self.paths.projection,
+            {
+                "prototypes": [record.to_dict() for record in result.prototypes],
+                "pruned_original_indices": result.pruned,
+                "never_reached_original_indices": result.never_reached,
+            },
+        )
+        self.log(
+            f"projection: {len(result.prototypes)} prototypes projected, "
+            f"{len(result.pruned)} unused pruned ({time.perf_counter() - started:.1f}s)"
+        )
+        # The fine-tuning stage selects among projected models only.
+        self.progress.best_accuracy = -1.0
+        self.progress.best_loss = float("inf")
+        validation = self._validate()
+        self._select(validation, force=True)
+        append_jsonl(
+            self.paths.metrics,
+            {"phase": "projection", "validation": validation, "pruned": len(result.pruned)},
+        )
+
+    def final_evaluation(self) -> dict[str, Any]:
+        test = evaluate(self.model, self.data.test_loader, self.settings, "test")
+        report = {"test": test, **slot_statistics(self.model)}
+        write_json(self.paths.evaluation, report)
+        return report
+
+
+def evaluate_model(model: ProtoPool, data: RunData, settings: StepSettings) -> dict[str, Any]:
+    """Test accuracy plus slot statistics of an already trained model."""
+    return {"test": evaluate(model, data.test_loader, settings, "test"), **slot_statistics(model)}

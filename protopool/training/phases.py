@@ -1,0 +1,149 @@
+"""Training phases as data: which parameters train, at which rates, with which assignment.
+
+The loop in :mod:`protopool.training.engine` runs these records in order; nothing about a
+phase is hard-coded there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from protopool.config import Config, LossConfig
+from protopool.models import ProtoPool
+
+GROUPS = ("backbone", "add_on", "prototypes", "slot_logits", "last_layer")
+
+
+@dataclass(frozen=True)
+class ParamGroup:
+    """One optimizer group: a named part of the model, its LR multiplier and weight decay."""
+
+    name: str
+    lr_factor: float
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stage of training.
+
+    Attributes:
+        name: ``warmup``, ``joint``, ``projection`` or ``finetune``.
+        epochs: Epochs to run (projection runs once and ignores it).
+        groups: Parameter groups to optimise; every other parameter is frozen.
+        learnable_assignment: Slots follow the Gumbel schedule (True) or the hard test-time
+            assignment (False).
+        loss: Loss weights for this phase.
+        step_size: StepLR period in epochs (0: constant LR).
+        gamma: StepLR factor.
+        plateau_decay: Decay every LR while validation accuracy stalls.
+        early_stopping: Stop after this many epochs without improvement (0: never).
+        selects_best: Save ``best.pt`` when validation accuracy improves.
+        restore_best: Continue from ``best.pt`` when the phase ends, so that projection
+            starts from the model selected on validation rather than the last epoch.
+    """
+
+    name: str
+    epochs: int
+    groups: tuple[ParamGroup, ...] = ()
+    learnable_assignment: bool = True
+    loss: LossConfig = LossConfig()
+    step_size: int = 0
+    gamma: float = 1.0
+    plateau_decay: bool = False
+    early_stopping: int = 0
+    selects_best: bool = True
+    restore_best: bool = False
+
+    @property
+    def is_projection(self) -> bool:
+        return self.name == "projection"
+
+
+def build_phases(config: Config) -> list[Phase]:
+    """The official schedule: warm-up, joint, projection, last-layer fine-tuning.
+
+    The last layer stays at its 1/0 initialisation until fine-tuning, as in the official code.
+    """
+    train = config.train
+    decay = train.weight_decay
+    head = (
+        ParamGroup("add_on", train.head_lr_factor, decay),
+        ParamGroup("prototypes", train.head_lr_factor),
+        ParamGroup("slot_logits", train.head_lr_factor),
+    )
+    phases = [
+        Phase("warmup", train.warmup_epochs, head, loss=config.loss),
+        Phase(
+            "joint",
+            train.joint_epochs,
+            (ParamGroup("backbone", train.backbone_lr_factor, decay), *head),
+            loss=config.loss,
+            step_size=train.step_size,
+            gamma=train.gamma,
+            plateau_decay=True,
+            early_stopping=train.early_stopping,
+            restore_best=train.project,
+        ),
+    ]
+    if train.project:
+        # Only the last layer moves now, so cluster, separation and orthogonality have no
+        # gradient left; the official fine-tuning keeps cross-entropy and L1.
+        finetune_loss = dataclasses.replace(
+            config.loss, cluster=0.0, separation=0.0, orthogonality=0.0
+        )
+        phases += [
+            Phase("projection", 1, learnable_assignment=False),
+            Phase(
+                "finetune",
+                train.finetune_epochs,
+                (ParamGroup("last_layer", train.last_layer_lr_factor, decay),),
+                learnable_assignment=False,
+                loss=finetune_loss,
+                step_size=train.finetune_step_size,
+                gamma=train.finetune_gamma,
+            ),
+        ]
+    return [phase for phase in phases if phase.epochs > 0]
+
+
+def group_parameters(model: ProtoPool, name: str) -> list[torch.nn.Parameter]:
+    parts = {
+        "backbone": lambda: list(model.features.parameters()),
+        "add_on": lambda: list(model.add_on.parameters()),
+        "prototypes": lambda: [model.prototypes],
+        "slot_logits": lambda: [model.slot_logits],
+        "last_layer": lambda: list(model.last_layer.parameters()),
+    }
+    return parts[name]()
+
+
+def make_optimizer(model: ProtoPool, phase: Phase, base_lr: float) -> torch.optim.Adam:
+    """Freeze everything outside the phase's groups and build Adam over the rest."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    groups = []
+    for group in phase.groups:
+        params = group_parameters(model, group.name)
+        for parameter in params:
+            parameter.requires_grad_(True)
+        groups.append(
+            {
+                "params": params,
+                "lr": base_lr * group.lr_factor,
+                "weight_decay": group.weight_decay,
+                "name": group.name,
+            }
+        )
+    return torch.optim.Adam(groups)
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, phase: Phase
+) -> torch.optim.lr_scheduler.LRScheduler:
+    if phase.step_size <= 0:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    return torch.optim.lr_scheduler.StepLR(optimizer, phase.step_size, phase.gamma)

@@ -1,0 +1,119 @@
+"""Creating, reusing and reopening run directories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from protopool.config import Config, config_to_yaml, load_config
+from protopool.data.base import DatasetIndex
+from protopool.models import build_model
+from protopool.rundir import RunDirError, RunPaths, read_json, write_json, write_text
+from protopool.seed import resolve_device, seed_everything
+from protopool.training.data import build_run_data, check_index
+from protopool.training.loop import Trainer
+
+
+def open_index(root: str) -> DatasetIndex:
+    """Open a dataset through the data package's auto-detecting loader."""
+    if not root:
+        raise RunDirError("no dataset given: pass --data DIR or set data.root in the config")
+    from protopool.data import open_dataset
+
+    return open_dataset(Path(root))
+
+
+def dataset_listing_hash(index: DatasetIndex) -> str:
+    """Hash of every sample's split, id, label, file name and size (cheap, content-sensitive)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(index.class_names).encode())
+    for split, samples in (("train", index.train), ("test", index.test)):
+        for sample in samples:
+            path = Path(sample.path)
+            size = path.stat().st_size if path.exists() else -1
+            digest.update(f"{split}|{sample.image_id}|{sample.label}|{path.name}|{size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def run_fingerprint(config: Config, index: DatasetIndex) -> dict[str, str]:
+    return {"config": config.fingerprint(), "dataset": dataset_listing_hash(index)}
+
+
+def is_reusable(paths: RunPaths, fingerprint: dict[str, str]) -> bool:
+    if not paths.done.is_file() or not paths.best.is_file():
+        return False
+    return read_json(paths.done).get("fingerprint") == fingerprint
+
+
+def prepare_run_dir(paths: RunPaths, config: Config, class_names: list[str], fresh: bool) -> None:
+    """Write the resolved config and class names; a fresh run clears old results."""
+    if fresh:
+        for path in (
+            paths.done,
+            paths.metrics,
+            paths.projection,
+            paths.evaluation,
+            paths.last,
+            paths.best,
+        ):
+            path.unlink(missing_ok=True)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    write_text(paths.config, config_to_yaml(config))
+    write_json(paths.class_names, class_names)
+
+
+def train_run(
+    config: Config,
+    out: Path,
+    resume: bool = False,
+    reuse: bool = False,
+    overwrite: bool = False,
+    log: Any = print,
+    index: DatasetIndex | None = None,
+) -> dict[str, Any]:
+    """Train (or reuse, or resume) a run in ``out`` and return its evaluation.
+
+    Args:
+        index: An already opened dataset (default: open ``config.data.root``).
+
+    Raises:
+        RunDirError: ``out`` holds another run and neither resume, reuse nor overwrite is set.
+    """
+    index = index if index is not None else open_index(config.data.root)
+    paths = RunPaths(out)
+    fingerprint = run_fingerprint(config, index)
+    if reuse and is_reusable(paths, fingerprint):
+        log(f"reused finished run {out} (config and dataset unchanged)")
+        return read_json(paths.evaluation)
+    exists = paths.config.is_file()
+    if exists and not (resume or reuse or overwrite):
+        raise RunDirError(
+            f"{out} already holds a run: pass --resume to continue it, --reuse to keep it when "
+            "unchanged, --overwrite to start again, or choose another --out"
+        )
+    check_index(index)
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    device = resolve_device(config.train.device)
+    rng = seed_everything(config.train.seed)
+    # Built before anything is written, so a missing weights file leaves no run behind.
+    model = build_model(config, len(index.class_names)).to(device)
+    resuming = resume and paths.last.is_file()
+    prepare_run_dir(paths, config, index.class_names, fresh=not resuming)
+    data = build_run_data(index, config.data, config.train.seed, device.type == "cuda")
+    trainer = Trainer(config, data, index.class_names, paths, device, rng, log, model)
+    if resuming:
+        trainer.resume()
+    report = trainer.run()
+    write_json(paths.done, {"fingerprint": fingerprint, "evaluation": report})
+    return report
+
+
+def load_config_for_run(run_dir: Path, overrides: list[str] | None = None) -> Config:
+    paths = RunPaths(run_dir)
+    paths.require()
+    return load_config(paths.config, overrides)

@@ -1,0 +1,117 @@
+"""Short training runs on tiny data: the loss falls, runs are reproducible and resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from protopool.data.base import DatasetError, DatasetIndex
+from protopool.losses import NonFiniteLossError
+from protopool.rundir import RunDirError
+from protopool.training.runs import train_run
+
+from .conftest import tiny_config
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def quiet(*_: object) -> None:
+    pass
+
+
+def test_training_lowers_the_loss_and_writes_the_run_dir(
+    tiny_index: DatasetIndex, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    config = tiny_config(warmup_epochs=1, joint_epochs=5, finetune_epochs=1)
+    report = train_run(config, run, index=tiny_index, log=quiet)
+
+    joint = [m["train"]["cross_entropy"] for m in metrics(run) if m["phase"] == "joint"]
+    assert joint[-1] < joint[0]
+    for name in (
+        "config.yaml",
+        "class_names.json",
+        "metrics.jsonl",
+        "projection.json",
+        "evaluation.json",
+        "done.json",
+        "checkpoints/best.pt",
+        "checkpoints/last.pt",
+    ):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "class_names.json").read_text()) == ["red", "green", "blue"]
+    assert 0 <= report["test"]["accuracy"] <= 1
+    assert not list(run.rglob("*.tmp"))
+
+
+def test_same_seed_gives_the_same_run(tiny_index: DatasetIndex, tmp_path: Path) -> None:
+    config = tiny_config(joint_epochs=1, project=False)
+    train_run(config, tmp_path / "a", index=tiny_index, log=quiet)
+    train_run(config, tmp_path / "b", index=tiny_index, log=quiet)
+    losses = [[m["train"]["loss"] for m in metrics(tmp_path / r)] for r in ("a", "b")]
+    assert losses[0] == losses[1]
+
+
+def test_resume_continues_where_the_run_stopped(tiny_index: DatasetIndex, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train_run(tiny_config(joint_epochs=1, project=False), run, index=tiny_index, log=quiet)
+    longer = tiny_config(joint_epochs=1, project=False)
+    # Resuming a finished run re-runs nothing but the final evaluation.
+    report = train_run(longer, run, resume=True, index=tiny_index, log=quiet)
+    assert len(metrics(run)) == 2
+    assert "test" in report
+
+
+def test_reuse_returns_a_finished_run_unchanged(tiny_index: DatasetIndex, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    config = tiny_config(joint_epochs=1, project=False)
+    train_run(config, run, index=tiny_index, log=quiet)
+    messages: list[str] = []
+    train_run(config, run, reuse=True, index=tiny_index, log=messages.append)
+    assert any("reused" in m for m in messages)
+    assert len(metrics(run)) == 2
+
+
+def test_existing_run_is_not_overwritten_silently(tiny_index: DatasetIndex, tmp_path: Path) -> None:
+    config = tiny_config(joint_epochs=1, project=False)
+    train_run(config, tmp_path / "run", index=tiny_index, log=quiet)
+    with pytest.raises(RunDirError, match="--resume"):
+        train_run(config, tmp_path / "run", index=tiny_index, log=quiet)
+
+
+def test_class_missing_from_train_is_a_clear_error(
+    tiny_index: DatasetIndex, tmp_path: Path
+) -> None:
+    index = DatasetIndex(
+        tiny_index.format,
+        tiny_index.root,
+        tiny_index.class_names,
+        [s for s in tiny_index.train if s.label != 2],
+        tiny_index.test,
+    )
+    with pytest.raises(DatasetError, match="blue"):
+        train_run(tiny_config(), tmp_path / "run", index=index, log=quiet)
+
+
+def test_non_finite_loss_stops_training(tiny_index: DatasetIndex, tmp_path: Path) -> None:
+    config = tiny_config(lr=1e30, warmup_epochs=0, joint_epochs=3, project=False)
+    with pytest.raises(NonFiniteLossError, match="non-finite loss in term"):
+        train_run(config, tmp_path / "run", index=tiny_index, log=quiet)
+
+
+def test_batched_augmentation_without_warp_only_flips() -> None:
+    import torch
+
+    from protopool.training.augment import random_flip_affine
+
+    images = torch.randn(16, 3, 8, 8)
+    out = random_flip_affine(images, rotation_deg=0.0, shear_deg=0.0)
+    for original, augmented in zip(images, out, strict=True):
+        same = torch.allclose(augmented, original, atol=1e-5)
+        flipped = torch.allclose(augmented, original.flip(-1), atol=1e-5)
+        assert same or flipped
+    assert out.shape == images.shape

@@ -1,0 +1,107 @@
+"""The train / project / evaluate verbs on a tiny SynthBirds dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from protopool.cli import main
+
+TINY = [
+    "model.backbone=tiny",
+    "model.weights=none",
+    "model.num_prototypes=8",
+    "model.prototype_depth=16",
+    "model.slots_per_class=2",
+    "model.gumbel_scale_epochs=3",
+    "data.image_size=32",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "data.augment=false",
+    "data.validation_fraction=0.2",
+    "train.warmup_epochs=1",
+    "train.finetune_epochs=1",
+    "train.lr=0.003",
+    "train.device=cpu",
+]
+
+
+@pytest.fixture(scope="module")
+def synthbirds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from protopool.data import generate_synthbirds
+
+    root = tmp_path_factory.mktemp("synth") / "birds"
+    return generate_synthbirds(
+        root, classes=3, images_per_class=16, size=48, seed=0, progress=False
+    )
+
+
+def test_train_evaluate_project_and_reuse(
+    synthbirds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--data", str(synthbirds), "--out", str(run), *TINY]
+    assert main([*args, "train.joint_epochs=4"]) == 0
+    losses = [
+        json.loads(line)["train"]["cross_entropy"]
+        for line in (run / "metrics.jsonl").read_text().splitlines()
+        if json.loads(line)["phase"] in ("warmup", "joint")
+    ]
+    assert losses[-1] < losses[0]
+
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in (
+        "test",
+        "prototypes_used",
+        "slots_per_class",
+        "mean_max_slot_probability",
+        "sharing_histogram",
+    ):
+        assert key in report
+
+    assert main(["project", str(run)]) == 0
+    assert json.loads((run / "projection.json").read_text())["prototypes"]
+
+    assert main([*args, "train.joint_epochs=4", "--reuse"]) == 0
+    assert "reused" in capsys.readouterr().out
+
+
+def test_errors_are_clean_messages(
+    synthbirds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "protopool train" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(synthbirds),
+                "--out",
+                str(tmp_path / "r"),
+                "model.similarity=cosine",
+            ]
+        )
+        == 2
+    )
+    assert "unknown similarity" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(synthbirds),
+                "--out",
+                str(tmp_path / "r"),
+                "--weights",
+                str(tmp_path / "missing.pth"),
+                *TINY[2:],
+            ]
+        )
+        == 2
+    )
+    assert "--weights none" in capsys.readouterr().err
