@@ -134,7 +134,7 @@ STORAGES = {
 # The default broker is kombu's file-system transport: a real queue between real processes that
 # needs no server. Redis takes over when CELERY_BROKER_URL points at it.
 CELERY_BROKER_DIR = Path(env_str("CELERY_BROKER_DIR", str(VAR_DIR / "broker")))
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 CELERY_RESULT_BACKEND = env_str(
     "CELERY_RESULT_BACKEND",
     f"file://{CELERY_BROKER_DIR / 'results'}"

@@ -21,7 +21,7 @@ def test_task_round_trips_through_the_serverless_filesystem_broker(start_worker,
     _, queue = start_worker()
     # when a task is sent through the same folders
     app = Celery(
-        broker="filesystem://",
+        broker="filesystem://localhost//",
         backend=f"file://{broker_dir / 'results'}",
         broker_transport_options={
             "data_folder_in": str(broker_dir / "queue"),

@@ -29,7 +29,7 @@ def test_embedded_defaults_need_no_server(tmp_path):
     result = _settings(tmp_path)
     values = json.loads(result.stdout)
     assert values["db"] == "django.db.backends.sqlite3"
-    assert values["broker"] == "filesystem://"
+    assert values["broker"] == "filesystem://localhost//"
     assert values["backend"].startswith("file://")
     assert values["storage"] == "django.core.files.storage.FileSystemStorage"
 
