@@ -42,8 +42,12 @@ test: venv
 lint: venv
 	$(PY) -m ruff check .
 
+# Every benchmark prints its figures; none of them is a test. `make bench` takes about 10 minutes.
 bench: venv
-	@for script in bench/bench_*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
+	$(PY) bench/bench_synth.py
+	$(PY) bench/bench_engine.py all
+	$(PY) bench/bench_engine.py quality
+	$(PY) bench/bench_analysis.py
 
 clean-demo:
 	rm -rf var/demo var/db.sqlite3 var/broker var/media

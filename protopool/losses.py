@@ -149,8 +149,11 @@ def protopool_loss(
         cluster, separation = cluster_and_separation(
             output.min_distances, output.slot_probs, targets.primary
         )
-        terms["cluster"] = weights.cluster * cluster
-        terms["separation"] = -weights.separation * separation
+        # A zero weight times an infinite distance would be NaN and blame the wrong term.
+        if weights.cluster:
+            terms["cluster"] = weights.cluster * cluster
+        if weights.separation:
+            terms["separation"] = -weights.separation * separation
     if weights.l1:
         terms["l1"] = weights.l1 * off_class_l1(model)
     if weights.orthogonality:

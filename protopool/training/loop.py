@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from protopool.checkpoint import (
+    Checkpoint,
     Progress,
     check_compatible,
     model_from_checkpoint,
@@ -63,9 +64,13 @@ class Trainer:
 
     # --- resumption ---------------------------------------------------------------------------
 
-    def resume(self) -> None:
-        """Continue from ``checkpoints/last.pt`` (refusing one from another config)."""
-        checkpoint = read_checkpoint(self.paths.last)
+    def resume(self, checkpoint: Checkpoint | None = None) -> None:
+        """Continue from ``checkpoints/last.pt`` (refusing one from another config).
+
+        Args:
+            checkpoint: That file, when the caller has already read it.
+        """
+        checkpoint = checkpoint if checkpoint is not None else read_checkpoint(self.paths.last)
         check_compatible(checkpoint, self.config, self.class_names)
         self.model = model_from_checkpoint(checkpoint, self.device)
         self.model.config = self.config.model

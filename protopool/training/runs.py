@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from protopool.checkpoint import check_compatible, read_checkpoint
 from protopool.config import Config, config_to_yaml, load_config
 from protopool.data.base import DatasetIndex
 from protopool.models import build_model
@@ -102,12 +103,15 @@ def train_run(
     rng = seed_everything(config.train.seed)
     # Built before anything is written, so a missing weights file leaves no run behind.
     model = build_model(config, len(index.class_names)).to(device)
-    resuming = resume and paths.last.is_file()
-    prepare_run_dir(paths, config, index.class_names, fresh=not resuming)
+    checkpoint = read_checkpoint(paths.last) if resume and paths.last.is_file() else None
+    if checkpoint is not None:
+        # Refused before prepare_run_dir rewrites config.yaml, so the run stays as it was.
+        check_compatible(checkpoint, config, index.class_names)
+    prepare_run_dir(paths, config, index.class_names, fresh=checkpoint is None)
     data = build_run_data(index, config.data, config.train.seed, device.type == "cuda")
     trainer = Trainer(config, data, index.class_names, paths, device, rng, log, model)
-    if resuming:
-        trainer.resume()
+    if checkpoint is not None:
+        trainer.resume(checkpoint)
     report = trainer.run()
     write_json(paths.done, {"fingerprint": fingerprint, "evaluation": report})
     return report

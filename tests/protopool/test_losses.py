@@ -93,8 +93,17 @@ def test_non_finite_loss_names_the_term(config: Config) -> None:
         out.logits, torch.full_like(out.min_distances, float("nan")), out.slot_probs, out.distances
     )
     weights = dataclasses.replace(config.loss, separation=0.0)
-    with pytest.raises(NonFiniteLossError, match="cluster"):
+    # Only the weighted term is named: separation (weight 0) is not part of the loss.
+    with pytest.raises(NonFiniteLossError, match=r"in term\(s\) cluster;"):
         protopool_loss(broken, plain_targets(torch.tensor([0, 1])), model, weights)
+
+
+def test_zero_weight_terms_are_left_out(config: Config) -> None:
+    model = build_model(config, num_classes=3)
+    out = model(torch.randn(2, 3, 32, 32), 5.0)
+    weights = dataclasses.replace(config.loss, separation=0.0, l1=0.0, orthogonality=0.0)
+    _, stats = protopool_loss(out, plain_targets(torch.tensor([0, 1])), model, weights)
+    assert set(stats) == {"cross_entropy", "cluster", "loss"}
 
 
 @pytest.mark.parametrize("variant", ["slot_distributions", "gumbel_samples", "raw_logits"])

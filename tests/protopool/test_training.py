@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from protopool.checkpoint import CheckpointError
 from protopool.data.base import DatasetError, DatasetIndex
 from protopool.losses import NonFiniteLossError
 from protopool.rundir import RunDirError
@@ -56,14 +58,49 @@ def test_same_seed_gives_the_same_run(tiny_index: DatasetIndex, tmp_path: Path) 
     assert losses[0] == losses[1]
 
 
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_at(message_start: str):
+    """A log function that stops training when a message starting with ``message_start`` comes."""
+
+    def log(message: str) -> None:
+        if message.startswith(message_start):
+            raise Interrupted(message)
+
+    return log
+
+
 def test_resume_continues_where_the_run_stopped(tiny_index: DatasetIndex, tmp_path: Path) -> None:
+    config = tiny_config(joint_epochs=3, project=False)
+    straight = train_run(config, tmp_path / "straight", index=tiny_index, log=quiet)
     run = tmp_path / "run"
-    train_run(tiny_config(joint_epochs=1, project=False), run, index=tiny_index, log=quiet)
-    longer = tiny_config(joint_epochs=1, project=False)
+    # Given a run stopped after joint epoch 2 was logged but before its checkpoint was saved,
+    with pytest.raises(Interrupted):
+        train_run(config, run, index=tiny_index, log=interrupt_at("joint 2/3"))
+    # when it is resumed, it re-runs joint epoch 2 from last.pt and ends like the straight run.
+    resumed = train_run(config, run, resume=True, index=tiny_index, log=quiet)
+    final = [m["train"]["loss"] for m in metrics(run) if m["phase"] == "joint"][-2:]
+    assert final == [m["train"]["loss"] for m in metrics(tmp_path / "straight")][-2:]
+    assert resumed == straight
     # Resuming a finished run re-runs nothing but the final evaluation.
-    report = train_run(longer, run, resume=True, index=tiny_index, log=quiet)
-    assert len(metrics(run)) == 2
-    assert "test" in report
+    lines = len(metrics(run))
+    assert train_run(config, run, resume=True, index=tiny_index, log=quiet) == straight
+    assert len(metrics(run)) == lines
+
+
+def test_resume_with_another_config_is_refused_and_changes_nothing(
+    tiny_index: DatasetIndex, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    config = tiny_config(joint_epochs=1, project=False)
+    train_run(config, run, index=tiny_index, log=quiet)
+    before = {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
+    other = dataclasses.replace(config, model=dataclasses.replace(config.model, num_prototypes=9))
+    with pytest.raises(CheckpointError, match="model.num_prototypes: checkpoint 6 vs config 9"):
+        train_run(other, run, resume=True, index=tiny_index, log=quiet)
+    assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == before
 
 
 def test_reuse_returns_a_finished_run_unchanged(tiny_index: DatasetIndex, tmp_path: Path) -> None:
@@ -95,6 +132,7 @@ def test_class_missing_from_train_is_a_clear_error(
     )
     with pytest.raises(DatasetError, match="blue"):
         train_run(tiny_config(), tmp_path / "run", index=index, log=quiet)
+    assert not (tmp_path / "run").exists()
 
 
 def test_non_finite_loss_stops_training(tiny_index: DatasetIndex, tmp_path: Path) -> None:
