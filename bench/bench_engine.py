@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 THREADS = 2
 
 
-def cub_like(backbone: str, image_size: int, batch: int, classes: int = 200) -> Config:
+def cub_like(backbone: str, image_size: int, batch: int) -> Config:
     """The paper's head (202 prototypes, D=256, 10 slots) on a chosen backbone, no weights."""
     return Config(
         model=ModelConfig(backbone=backbone, weights="none"),

@@ -1,4 +1,5 @@
 """Command-line entry: ``python -m protopool``."""
+
 import sys
 
 from protopool.cli import main

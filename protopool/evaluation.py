@@ -9,6 +9,10 @@ import torch
 
 from protopool.models import ProtoPool
 
+# Keep uniform draws off 0 and 1, where the Gumbel transform -log(-log(u)) is infinite.
+UNIFORM_FLOOR = 1e-10
+UNIFORM_CEILING_GAP = 1e-7
+
 
 @torch.no_grad()
 def mean_max_slot_probability(model: ProtoPool, draws: int = 16, seed: int = 0) -> float:
@@ -27,7 +31,7 @@ def mean_max_slot_probability(model: ProtoPool, draws: int = 16, seed: int = 0) 
     total = 0.0
     for _ in range(draws):
         uniform = torch.rand(scaled.shape, generator=generator, device=logits.device)
-        gumbel = -torch.log(-torch.log(uniform.clamp(1e-10, 1 - 1e-7)))
+        gumbel = -torch.log(-torch.log(uniform.clamp(UNIFORM_FLOOR, 1 - UNIFORM_CEILING_GAP)))
         sample = ((scaled + gumbel) / model.config.gumbel_tau).softmax(dim=1)
         total += float(sample.amax(dim=1).mean())
     return total / draws

@@ -57,9 +57,25 @@ class ProjectedPrototype:
 
 @dataclass
 class ProjectionResult:
+    """What projection did to the pool.
+
+    Attributes:
+        prototypes: Provenance of every kept prototype, in pool order.
+        pruned: Original indices of the prototypes no slot used (removed from the pool).
+        never_reached: Original indices of used prototypes that no allowed image could host.
+    """
+
     prototypes: list[ProjectedPrototype]
     pruned: list[int]
     never_reached: list[int]
+
+    def to_dict(self) -> dict:
+        """The content of ``projection.json``."""
+        return {
+            "prototypes": [record.to_dict() for record in self.prototypes],
+            "pruned_original_indices": self.pruned,
+            "never_reached_original_indices": self.never_reached,
+        }
 
 
 @torch.no_grad()
@@ -114,6 +130,51 @@ def _crop_box(sample: Sample) -> tuple[float, float, float, float] | None:
     return None if box is None else (box.x, box.y, box.width, box.height)
 
 
+def _provenance(
+    model: ProtoPool,
+    allowed: torch.Tensor,
+    best: torch.Tensor,
+    location: torch.Tensor,
+    grid: tuple[int, int],
+    samples: Sequence[Sample],
+    class_names: Sequence[str],
+    cropped: bool,
+) -> list[ProjectedPrototype]:
+    """One record per prototype of the (pruned) pool, from :func:`nearest_patches`' output.
+
+    Args:
+        model: The projected model.
+        allowed: ``(C, P)`` bool, class c uses prototype p.
+        best: Distance of each prototype to its patch ``(P,)``.
+        location: ``(P, 3)`` as [sample, h, w], -1 where no image could host the prototype.
+        grid: ``(H, W)`` of the latent map.
+        samples: Records of the projection set.
+        class_names: Names by label.
+        cropped: Images were cropped to their boxes before resizing.
+    """
+    original_ids = model.prototype_ids.tolist()
+    records = []
+    for index in range(model.num_prototypes):
+        sample_pos, h, w = location[index].tolist()
+        classes = torch.nonzero(allowed[:, index]).flatten().tolist()
+        sample = samples[sample_pos] if sample_pos >= 0 else None
+        records.append(
+            ProjectedPrototype(
+                prototype=index,
+                original_index=original_ids[index],
+                image_id=sample.image_id if sample else "",
+                image_path=str(sample.path) if sample else "",
+                patch=(h, w),
+                feature_map_size=grid,
+                crop_box=_crop_box(sample) if cropped and sample else None,
+                distance=float(best[index]),
+                classes=classes,
+                class_names=[class_names[c] for c in classes],
+            )
+        )
+    return records
+
+
 @torch.no_grad()
 def project_prototypes(
     model: ProtoPool,
@@ -123,7 +184,7 @@ def project_prototypes(
     device: torch.device,
     cropped: bool = False,
 ) -> ProjectionResult:
-    """Project every used prototype onto its nearest allowed patch, then prune unused ones.
+    """Prune the prototypes no slot uses, then project the rest onto their nearest allowed patch.
 
     Args:
         model: The trained model; modified in place.
@@ -136,37 +197,30 @@ def project_prototypes(
 
     Returns:
         Provenance of every kept prototype, and the original indices of the pruned ones.
+
+    Raises:
+        ValueError: No slot holds a prototype, so nothing would be left in the pool.
     """
+    used = model.prototype_classes().any(dim=0)
+    if not bool(used.any()):
+        raise ValueError(
+            "projection: no slot holds a prototype under the test-time assignment; train "
+            "longer or set model.test_assignment=argmax"
+        )
     was_training = model.training
     model.eval()
+    original_ids = model.prototype_ids.tolist()
+    pruned = [original_ids[p] for p in torch.nonzero(~used).flatten().tolist()]
+    model.keep_prototypes(torch.nonzero(used).flatten())
+    # Pruning renormalises the slot distributions over the kept prototypes, which can fill a
+    # slot the threshold left empty; reading the classes afterwards makes the search set and
+    # the provenance match the assignment the projected model is evaluated with.
     allowed = model.prototype_classes()
-    used = allowed.any(dim=0)
     best, vectors, location, grid = nearest_patches(model, batches, allowed, device)
-    reached = used & torch.isfinite(best)
+    reached = torch.isfinite(best)
     model.prototypes.data[reached] = vectors[reached].to(model.prototypes.dtype)
     original_ids = model.prototype_ids.tolist()
-    never_reached = [original_ids[p] for p in torch.nonzero(used & ~reached).flatten().tolist()]
-    pruned = [original_ids[p] for p in torch.nonzero(~used).flatten().tolist()]
-    keep = torch.nonzero(used).flatten()
-    records = []
-    for new_index, old_index in enumerate(keep.tolist()):
-        sample_pos, h, w = location[old_index].tolist()
-        classes = torch.nonzero(allowed[:, old_index]).flatten().tolist()
-        sample = samples[sample_pos] if sample_pos >= 0 else None
-        records.append(
-            ProjectedPrototype(
-                prototype=new_index,
-                original_index=original_ids[old_index],
-                image_id=sample.image_id if sample else "",
-                image_path=str(sample.path) if sample else "",
-                patch=(h, w),
-                feature_map_size=grid,
-                crop_box=_crop_box(sample) if cropped and sample else None,
-                distance=float(best[old_index]),
-                classes=classes,
-                class_names=[class_names[c] for c in classes],
-            )
-        )
-    model.keep_prototypes(keep)
+    never_reached = [original_ids[p] for p in torch.nonzero(~reached).flatten().tolist()]
+    records = _provenance(model, allowed, best, location, grid, samples, class_names, cropped)
     model.train(was_training)
     return ProjectionResult(records, pruned, never_reached)

@@ -62,6 +62,21 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         file.write(json.dumps(record) + "\n")
 
 
+def count_lines(path: Path) -> int:
+    """Lines in a JSON-lines file (0 when it does not exist)."""
+    if not path.is_file():
+        return 0
+    with path.open("rb") as file:
+        return sum(1 for _ in file)
+
+
+def truncate_jsonl(path: Path, lines: int) -> None:
+    """Keep the first ``lines`` lines of a JSON-lines file (atomically)."""
+    if count_lines(path) > lines:
+        kept = path.read_bytes().splitlines(keepends=True)[:lines]
+        write_atomic(path, lambda file: file.write(b"".join(kept)))
+
+
 class RunPaths:
     """Named paths inside a run directory."""
 

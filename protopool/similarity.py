@@ -44,10 +44,12 @@ class UnknownSimilarityError(ValueError):
 
 
 def squared_l2(sq_dist: torch.Tensor) -> torch.Tensor:
+    """Squared L2 distance, unchanged (ProtoPNet, ProtoPool); any shape."""
     return sq_dist
 
 
 def l2(sq_dist: torch.Tensor) -> torch.Tensor:
+    """Plain L2 distance (ProtoTree) from squared distances; any shape."""
     # The epsilon keeps the gradient of sqrt finite at an exact match, as in ProtoTree.
     return torch.sqrt(sq_dist.clamp_min(0) + SQRT_EPSILON)
 
@@ -56,10 +58,12 @@ def l2(sq_dist: torch.Tensor) -> torch.Tensor:
 
 
 def log_activation(dist: torch.Tensor) -> torch.Tensor:
+    """``log((d + 1) / (d + eps))`` elementwise, at most ``log(1 / eps)`` at ``d = 0``."""
     return torch.log((dist + 1) / (dist + LOG_EPSILON))
 
 
 def exp_activation(dist: torch.Tensor) -> torch.Tensor:
+    """``exp(-d)`` elementwise, in ``(0, 1]``."""
     return torch.exp(-dist)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from protopool.checkpoint import read_checkpoint, save_checkpoint
 from protopool.config import load_config
-from protopool.rundir import RunPaths, write_json
+from protopool.rundir import RunPaths, read_json, write_json
 from protopool.seed import resolve_device, seed_everything
 from protopool.training.data import build_run_data
 from protopool.training.engine import StepSettings
@@ -105,16 +105,18 @@ def run_project(args: argparse.Namespace) -> int:
         settings.device,
         cropped=config.data.crop_to_bbox,
     )
-    write_json(
-        paths.projection,
-        {
-            "prototypes": [record.to_dict() for record in result.prototypes],
-            "pruned_original_indices": result.pruned,
-            "never_reached_original_indices": result.never_reached,
-        },
-    )
+    write_json(paths.projection, result.to_dict())
     save_checkpoint(paths.best, model, config, checkpoint.class_names, checkpoint.progress)
-    print(f"projected {len(result.prototypes)} prototypes, pruned {len(result.pruned)} unused")
+    # The projected model is a different model: its stored evaluation (and the one a later
+    # `train --reuse` hands back) must describe it, not the model before projection.
+    report = evaluate_model(model, data, settings)
+    write_json(paths.evaluation, report)
+    if paths.done.is_file():
+        write_json(paths.done, {**read_json(paths.done), "evaluation": report})
+    print(
+        f"projected {len(result.prototypes)} prototypes, pruned {len(result.pruned)} unused; "
+        f"test accuracy now {report['test']['accuracy']:.4f}"
+    )
     return 0
 
 

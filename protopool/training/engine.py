@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -56,6 +57,27 @@ def progress_bar(loader: DataLoader, description: str) -> Iterator:
     return tqdm(loader, desc=description, leave=False, disable=not sys.stderr.isatty())
 
 
+def set_train_mode(model: ProtoPool, frozen_norms_eval: bool = False) -> None:
+    """Put the model in training mode, optionally leaving frozen batch norms in eval mode.
+
+    A batch norm in training mode updates its running statistics even when its parameters
+    are frozen; after projection that would shift the latent patches, so a prototype would
+    no longer equal the training patch its provenance names.
+
+    Args:
+        model: The model.
+        frozen_norms_eval: Keep every batch norm without a trainable parameter in eval mode.
+    """
+    model.train()
+    if not frozen_norms_eval:
+        return
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+            parameter.requires_grad for parameter in module.parameters()
+        ):
+            module.eval()
+
+
 def train_step(
     model: ProtoPool,
     images: torch.Tensor,
@@ -91,11 +113,13 @@ def train_one_epoch(
     settings: StepSettings,
     rng: np.random.Generator,
     description: str = "train",
+    frozen_norms_eval: bool = False,
 ) -> dict[str, float]:
     """Run one pass over ``loader``.
 
     Args:
         scale: Gumbel scale for this epoch, or None to train with the hard assignment.
+        frozen_norms_eval: See :func:`set_train_mode`.
 
     Returns:
         Mean of every loss stat over the epoch, plus ``steps``.
@@ -103,7 +127,7 @@ def train_one_epoch(
     Raises:
         NonFiniteLossError: From the loss, naming the term that diverged.
     """
-    model.train()
+    set_train_mode(model, frozen_norms_eval)
     totals: dict[str, float] = {}
     steps = 0
     for images, labels in progress_bar(loader, description):

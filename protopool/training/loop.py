@@ -12,6 +12,7 @@ import torch
 
 from protopool.checkpoint import (
     Checkpoint,
+    CheckpointError,
     Progress,
     check_compatible,
     model_from_checkpoint,
@@ -22,10 +23,34 @@ from protopool.config import Config
 from protopool.evaluation import slot_statistics
 from protopool.models import ProtoPool, build_model, gumbel_scale
 from protopool.projection import project_prototypes
-from protopool.rundir import RunPaths, append_jsonl, write_json
+from protopool.rundir import RunPaths, append_jsonl, count_lines, truncate_jsonl, write_json
 from protopool.training.data import RunData
 from protopool.training.engine import StepSettings, evaluate, train_one_epoch
 from protopool.training.phases import Phase, build_phases, make_optimizer, make_scheduler
+
+# Primes spacing the per-epoch shuffle seeds of different runs and phases apart, so that no two
+# (seed, phase, epoch) triples of realistic size share a shuffle.
+SEED_STRIDE_RUN = 1_000_003
+SEED_STRIDE_PHASE = 10_007
+
+
+def check_resumable(checkpoint: Checkpoint, config: Config, class_names: list[str]) -> None:
+    """Refuse to resume from a checkpoint of another model, dataset or phase list.
+
+    Longer or shorter phases are fine; adding or removing a phase is not, because the
+    checkpoint records its position as an index into the phase list.
+
+    Raises:
+        CheckpointError: Naming what differs and how to go on.
+    """
+    check_compatible(checkpoint, config, class_names)
+    stored = checkpoint.progress.extra.get("phases")
+    current = [phase.name for phase in build_phases(config)]
+    if stored is not None and stored != current:
+        raise CheckpointError(
+            f"cannot resume: the run's phases are {stored} but this config gives {current}; "
+            "keep train.project and the phases with zero epochs as they were, or start a new run"
+        )
 
 
 @dataclass
@@ -71,10 +96,14 @@ class Trainer:
             checkpoint: That file, when the caller has already read it.
         """
         checkpoint = checkpoint if checkpoint is not None else read_checkpoint(self.paths.last)
-        check_compatible(checkpoint, self.config, self.class_names)
+        check_resumable(checkpoint, self.config, self.class_names)
         self.model = model_from_checkpoint(checkpoint, self.device)
         self.model.config = self.config.model
         self.progress = checkpoint.progress
+        # Epochs logged after this checkpoint will run again: drop their lines.
+        metrics_lines = checkpoint.progress.extra.get("metrics_lines")
+        if metrics_lines is not None:
+            truncate_jsonl(self.paths.metrics, metrics_lines)
         rng_state = checkpoint.progress.extra.get("numpy_rng")
         if rng_state:
             self.rng.bit_generator.state = rng_state
@@ -93,6 +122,8 @@ class Trainer:
         scheduler: Any = None,
     ) -> None:
         self.progress.extra["numpy_rng"] = self.rng.bit_generator.state
+        self.progress.extra["metrics_lines"] = count_lines(self.paths.metrics)
+        self.progress.extra["phases"] = [phase.name for phase in self.phases]
         save_checkpoint(
             path, self.model, self.config, self.class_names, self.progress, optimizer, scheduler
         )
@@ -164,7 +195,9 @@ class Trainer:
             if phase.learnable_assignment:
                 scale = gumbel_scale(self.progress.global_epoch + 1, self.config.model)
             # Reseeding the shuffle per epoch makes a resumed run see the same batches.
-            shuffle_seed = train.seed * 1_000_003 + self.progress.phase * 10_007 + epoch
+            shuffle_seed = (
+                train.seed * SEED_STRIDE_RUN + self.progress.phase * SEED_STRIDE_PHASE + epoch
+            )
             self.data.train_loader.generator.manual_seed(shuffle_seed)
             stats = train_one_epoch(
                 self.model,
@@ -175,6 +208,7 @@ class Trainer:
                 self.settings,
                 self.rng,
                 f"{phase.name} {epoch + 1}/{phase.epochs}",
+                frozen_norms_eval=phase.frozen_norms_eval,
             )
             scheduler.step()
             validation = self._validate()
@@ -236,14 +270,7 @@ class Trainer:
             self.device,
             cropped=self.config.data.crop_to_bbox,
         )
-        write_json(
-            self.paths.projection,
-            {
-                "prototypes": [record.to_dict() for record in result.prototypes],
-                "pruned_original_indices": result.pruned,
-                "never_reached_original_indices": result.never_reached,
-            },
-        )
+        write_json(self.paths.projection, result.to_dict())
         self.log(
             f"projection: {len(result.prototypes)} prototypes projected, "
             f"{len(result.pruned)} unused pruned ({time.perf_counter() - started:.1f}s)"

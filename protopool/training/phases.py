@@ -44,6 +44,8 @@ class Phase:
         selects_best: Save ``best.pt`` when validation accuracy improves.
         restore_best: Continue from ``best.pt`` when the phase ends, so that projection
             starts from the model selected on validation rather than the last epoch.
+        frozen_norms_eval: Keep batch norms whose parameters are frozen in eval mode, so their
+            running statistics stay put (see :func:`protopool.training.engine.set_train_mode`).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Phase:
     early_stopping: int = 0
     selects_best: bool = True
     restore_best: bool = False
+    frozen_norms_eval: bool = False
 
     @property
     def is_projection(self) -> bool:
@@ -105,6 +108,9 @@ def build_phases(config: Config) -> list[Phase]:
                 loss=finetune_loss,
                 step_size=train.finetune_step_size,
                 gamma=train.finetune_gamma,
+                # The official code leaves the backbone's batch norms updating here, which
+                # moves every latent patch away from the prototype projected onto it.
+                frozen_norms_eval=True,
             ),
         ]
     return [phase for phase in phases if phase.epochs > 0]

@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
-from protopool.checkpoint import check_compatible, read_checkpoint
+from protopool.checkpoint import read_checkpoint
 from protopool.config import Config, config_to_yaml, load_config
 from protopool.data.base import DatasetIndex
 from protopool.models import build_model
 from protopool.rundir import RunDirError, RunPaths, read_json, write_json, write_text
 from protopool.seed import resolve_device, seed_everything
 from protopool.training.data import build_run_data, check_index
-from protopool.training.loop import Trainer
+from protopool.training.loop import Trainer, check_resumable
 
 
 def open_index(root: str) -> DatasetIndex:
@@ -106,7 +106,7 @@ def train_run(
     checkpoint = read_checkpoint(paths.last) if resume and paths.last.is_file() else None
     if checkpoint is not None:
         # Refused before prepare_run_dir rewrites config.yaml, so the run stays as it was.
-        check_compatible(checkpoint, config, index.class_names)
+        check_resumable(checkpoint, config, index.class_names)
     prepare_run_dir(paths, config, index.class_names, fresh=checkpoint is None)
     data = build_run_data(index, config.data, config.train.seed, device.type == "cuda")
     trainer = Trainer(config, data, index.class_names, paths, device, rng, log, model)

@@ -15,6 +15,8 @@ def test_defaults_are_the_paper_values() -> None:
     config = load_config(None)
     assert (config.model.num_prototypes, config.model.slots_per_class) == (202, 10)
     assert config.model.gumbel_tau == 0.5 and config.model.similarity == "focal"
+    assert (config.model.gumbel_scale_max, config.model.gumbel_scale_epochs) == (1000.0, 30)
+    assert config.model.assignment == "gumbel" and config.loss.orthogonality == 1.0
     assert (config.loss.cluster, config.loss.separation, config.loss.l1) == (0.8, 0.08, 1e-4)
     assert config.train.finetune_epochs == 25 and config.data.batch_size == 80
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
+from protopool.checkpoint import model_from_checkpoint, read_checkpoint
+from protopool.data.base import load_rgb
 from protopool.explain import class_slots, load_run, prototype_activation, prototype_provenance
 from protopool.rundir import RunDirError
+from protopool.training.data import eval_transform
 from protopool.training.runs import train_run
 
 from .conftest import make_index, tiny_config
@@ -51,3 +55,16 @@ def test_activation_maps_can_cover_the_training_crop(run_dir: Path) -> None:
     image = Image.new("RGB", (50, 40), (30, 200, 30))
     maps = prototype_activation(run, image, crop_box=(10.0, 5.0, 20.0, 30.0))
     assert maps.shape == (run.model.num_prototypes, 30, 20)
+
+
+def test_fine_tuning_keeps_each_prototype_equal_to_its_source_patch(run_dir: Path) -> None:
+    # last.pt is the model after fine-tuning (best.pt may be the one right after projection).
+    checkpoint = read_checkpoint(run_dir / "checkpoints" / "last.pt")
+    model = model_from_checkpoint(checkpoint, torch.device("cpu")).eval()
+    transform = eval_transform(checkpoint.config.data)
+    for record in prototype_provenance(run_dir):
+        image = transform(load_rgb(Path(record["image_path"]))).unsqueeze(0)
+        h, w = record["patch"]
+        with torch.no_grad():
+            patch = model.latent(image)[0, :, h, w]
+        assert torch.allclose(patch, model.prototypes[record["prototype"]], atol=1e-5), record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from protopool.config import Config
@@ -73,3 +74,37 @@ def test_projected_model_still_classifies(config: Config) -> None:
     # Each class's own image holds the exact patch of a prototype in one of its slots.
     assert torch.isfinite(out.logits).all()
     assert out.min_distances.min() < 1e-4
+
+
+def test_provenance_classes_match_the_assignment_of_the_projected_model(config: Config) -> None:
+    model = build_model(config, num_classes=3).eval()
+    assign(model, [[0, 1], [2, 3], [4, 4]])
+    # Class 2's second slot is undecided between prototypes 0 and 5 (each just under 0.5), so
+    # the threshold leaves it empty and prototype 5 is unused. Pruning 5 hands its mass to 0:
+    # the projected model's class 2 then uses prototype 0, and projection must search there.
+    with torch.no_grad():
+        model.slot_logits[2, :, 1] = -10.0
+        model.slot_logits[2, 0, 1] = model.slot_logits[2, 5, 1] = 10.0
+    images, labels = torch.randn(6, 3, 32, 32), torch.tensor([0, 1, 2, 0, 1, 2])
+    samples = [Sample(str(i), f"/x/{i}.png", int(y)) for i, y in enumerate(labels)]
+
+    result = project_prototypes(
+        model, [(images, labels)], samples, ["a", "b", "c"], torch.device("cpu")
+    )
+
+    assert result.pruned == [5]
+    uses = model.prototype_classes()
+    for record in result.prototypes:
+        assert record.classes == torch.nonzero(uses[:, record.prototype]).flatten().tolist()
+    assert next(r for r in result.prototypes if r.original_index == 0).classes == [0, 2]
+
+
+def test_a_model_whose_slots_are_all_empty_cannot_be_projected(config: Config) -> None:
+    model = build_model(config, num_classes=3).eval()
+    with torch.no_grad():
+        model.slot_logits.zero_()  # every slot undecided: the threshold leaves all empty
+    images, labels = torch.randn(3, 3, 32, 32), torch.tensor([0, 1, 2])
+    samples = [Sample(str(i), f"/x/{i}.png", int(y)) for i, y in enumerate(labels)]
+    with pytest.raises(ValueError, match="test_assignment=argmax"):
+        project_prototypes(model, [(images, labels)], samples, ["a", "b", "c"], torch.device("cpu"))
+    assert model.num_prototypes == 6

@@ -81,8 +81,11 @@ def test_resume_continues_where_the_run_stopped(tiny_index: DatasetIndex, tmp_pa
         train_run(config, run, index=tiny_index, log=interrupt_at("joint 2/3"))
     # when it is resumed, it re-runs joint epoch 2 from last.pt and ends like the straight run.
     resumed = train_run(config, run, resume=True, index=tiny_index, log=quiet)
-    final = [m["train"]["loss"] for m in metrics(run) if m["phase"] == "joint"][-2:]
-    assert final == [m["train"]["loss"] for m in metrics(tmp_path / "straight")][-2:]
+    # The lines of the re-run epoch are not duplicated.
+    assert metrics(run) == [
+        {**m, "seconds": r["seconds"]}
+        for m, r in zip(metrics(tmp_path / "straight"), metrics(run), strict=True)
+    ]
     assert resumed == straight
     # Resuming a finished run re-runs nothing but the final evaluation.
     lines = len(metrics(run))
@@ -100,7 +103,31 @@ def test_resume_with_another_config_is_refused_and_changes_nothing(
     other = dataclasses.replace(config, model=dataclasses.replace(config.model, num_prototypes=9))
     with pytest.raises(CheckpointError, match="model.num_prototypes: checkpoint 6 vs config 9"):
         train_run(other, run, resume=True, index=tiny_index, log=quiet)
+    with pytest.raises(CheckpointError, match="phases"):
+        train_run(tiny_config(joint_epochs=1), run, resume=True, index=tiny_index, log=quiet)
     assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == before
+
+
+def test_model_selection_never_evaluates_on_the_test_set(
+    tiny_index: DatasetIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from protopool.training import loop
+
+    seen: list[int] = []
+    real_evaluate = loop.evaluate
+
+    def spy(model, loader, settings, description="eval"):
+        seen.append(len(loader.dataset))
+        return real_evaluate(model, loader, settings, description)
+
+    monkeypatch.setattr(loop, "evaluate", spy)
+    train_run(tiny_config(), tmp_path / "run", index=tiny_index, log=quiet)
+    # Every selection step sees the validation split; the test split comes once, at the end.
+    test_size = len(tiny_index.test)
+    validation_size = len(tiny_index.train) // 4
+    assert seen[-1] == test_size
+    assert seen[:-1] and set(seen[:-1]) == {validation_size}
+    assert validation_size != test_size
 
 
 def test_reuse_returns_a_finished_run_unchanged(tiny_index: DatasetIndex, tmp_path: Path) -> None:

@@ -63,45 +63,42 @@ def test_train_evaluate_project_and_reuse(
     ):
         assert key in report
 
+    before = (run / "evaluation.json").stat().st_mtime_ns
     assert main(["project", str(run)]) == 0
     assert json.loads((run / "projection.json").read_text())["prototypes"]
+    # the stored evaluation describes the re-projected model, for evaluate and --reuse alike
+    assert (run / "evaluation.json").stat().st_mtime_ns > before
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    assert json.loads((run / "done.json").read_text())["evaluation"] == evaluation
 
     assert main([*args, "train.joint_epochs=4", "--reuse"]) == 0
     assert "reused" in capsys.readouterr().out
 
 
-def test_errors_are_clean_messages(
-    synthbirds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_evaluating_a_directory_without_a_run_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "protopool train" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(synthbirds),
-                "--out",
-                str(tmp_path / "r"),
-                "model.similarity=cosine",
-            ]
-        )
-        == 2
-    )
-    assert "unknown similarity" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(synthbirds),
-                "--out",
-                str(tmp_path / "r"),
-                "--weights",
-                str(tmp_path / "missing.pth"),
-                *TINY[2:],
-            ]
-        )
-        == 2
-    )
-    assert "--weights none" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["model.similarity=cosine"], "unknown similarity"),
+        (["--weights", "{tmp}/missing.pth", *TINY[2:]], "--weights none"),
+    ],
+    ids=["unknown-similarity", "missing-weights"],
+)
+def test_bad_train_input_is_a_clean_message_and_leaves_no_run(
+    synthbirds: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    run = tmp_path / "r"
+    extra = [arg.format(tmp=tmp_path) for arg in extra]
+    assert main(["train", "--data", str(synthbirds), "--out", str(run), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not run.exists()
