@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.clm_likelihood import (
     CompressedData,
@@ -30,6 +29,7 @@ from analysis.clm_likelihood import (
     start_params,
     to_natural,
 )
+from analysis.tables import wald_table
 
 
 @dataclass(frozen=True)
@@ -66,21 +66,7 @@ class ClmmResult:
                 terms + ["participant sd"],
             )
         se = np.sqrt(np.clip(np.diag(self.cov)[: len(estimates)], 0, None))
-        zq = stats.norm.ppf(0.5 + confidence_level / 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = estimates / se
-        return pd.DataFrame(
-            {
-                "term": terms,
-                "kind": kinds,
-                "estimate": estimates,
-                "se": se,
-                "z": z,
-                "p_value": 2 * stats.norm.sf(np.abs(z)),
-                "ci_low": estimates - zq * se,
-                "ci_high": estimates + zq * se,
-            }
-        )
+        return wald_table(terms, estimates, se, confidence_level, kinds)
 
 
 def fit_clmm(

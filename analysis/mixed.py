@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import optimize, stats
+from scipy import optimize
 
 from analysis.lmm_crossed import MAX_SCHUR, CrossedResult, fit_crossed
 from analysis.ordinal import method_design
+from analysis.tables import wald_table
 
 LMM_COLUMNS = ("term", "estimate", "se", "z", "p_value", "ci_low", "ci_high")
 
@@ -79,28 +80,13 @@ def linear_mixed(
     if not res.converged:
         notes.append("optimiser did not report convergence")
     k = exog.shape[1]
-    table = _fixed_table(
+    table = wald_table(
         ["intercept", *names], np.asarray(res.fe_params), np.asarray(res.bse)[:k], confidence_level
     )
     variances = _variances(res, use_crossed)
     return LmmFit(label, table, variances, float(res.llf), len(df), res.converged, tuple(notes))
 
 
-def _fixed_table(
-    terms: list[str], estimates: np.ndarray, se: np.ndarray, confidence_level: float
-) -> pd.DataFrame:
-    zq = stats.norm.ppf(0.5 + confidence_level / 2)
-    z = estimates / se
-    columns = {
-        "term": terms,
-        "estimate": estimates,
-        "se": se,
-        "z": z,
-        "p_value": 2 * stats.norm.sf(np.abs(z)),
-        "ci_low": estimates - zq * se,
-        "ci_high": estimates + zq * se,
-    }
-    return pd.DataFrame(columns)
 
 
 def _variances(res: CrossedResult | RandomInterceptResult, crossed: bool) -> dict[str, float]:

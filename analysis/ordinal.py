@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from analysis.clmm import ClmmResult, fit_clm, fit_clmm
 from analysis.io import method_order
+from analysis.tables import wald_table
 
 # Above this many answers OrderedModel's numerical derivatives dominate the report's run time,
 # so the same model is fitted on compressed cells by analysis.clmm.fit_clm, which the tests
@@ -194,19 +194,6 @@ def _wald_table(
     se: np.ndarray,
     confidence_level: float,
 ) -> pd.DataFrame:
-    zq = stats.norm.ppf(0.5 + confidence_level / 2)
-    z = estimates / se
-    table = pd.DataFrame(
-        {
-            "term": terms,
-            "kind": kinds,
-            "estimate": estimates,
-            "se": se,
-            "z": z,
-            "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_low": estimates - zq * se,
-            "ci_high": estimates + zq * se,
-        }
-    )
+    table = wald_table(terms, estimates, se, confidence_level, kinds)
     table["odds_ratio"] = np.where(table["kind"] == "location", np.exp(estimates), np.nan)
     return table

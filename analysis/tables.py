@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 TEST_COLUMNS: tuple[str, ...] = (
     "test",
@@ -39,3 +41,44 @@ def test_row(test: str, comparison: str, **fields: object) -> dict[str, object]:
 def test_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     """Assemble rows from :func:`test_row` into a table with the fixed column order."""
     return pd.DataFrame(rows, columns=list(TEST_COLUMNS))
+
+
+def wald_table(
+    terms: list[str],
+    estimates: np.ndarray,
+    se: np.ndarray,
+    confidence_level: float,
+    kinds: list[str] | None = None,
+) -> pd.DataFrame:
+    """Wald z-tests and normal-theory intervals for model coefficients.
+
+    Parameters
+    ----------
+    terms, estimates, se
+        Coefficient names, estimates and standard errors, aligned.
+    confidence_level
+        Coverage of ``ci_low``/``ci_high``.
+    kinds
+        Optional coefficient kinds (threshold, location, ...), added as a ``kind`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``term, [kind], estimate, se, z, p_value, ci_low, ci_high``.
+    """
+    zq = stats.norm.ppf(0.5 + confidence_level / 2)
+    # A zero standard error (a fixed or degenerate term) gives an infinite z, not a warning.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimates / se
+    columns: dict[str, object] = {"term": terms}
+    if kinds is not None:
+        columns["kind"] = kinds
+    columns.update(
+        estimate=estimates,
+        se=se,
+        z=z,
+        p_value=2 * stats.norm.sf(np.abs(z)),
+        ci_low=estimates - zq * se,
+        ci_high=estimates + zq * se,
+    )
+    return pd.DataFrame(columns)

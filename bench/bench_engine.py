@@ -284,8 +284,8 @@ def main() -> None:
         choices=["head", "loop", "projection", "gpu", "quality", "all", "_projection_child"],
     )
     parser.add_argument("args", nargs="*")
-    parser.add_argument("--data", type=Path, default=REPO / "data/synthbirds")
-    parser.add_argument("--out", type=Path, default=REPO / "runs/bench-synthbirds-cpu")
+    parser.add_argument("--data", type=Path, default=REPO / "var/bench/synthbirds")
+    parser.add_argument("--out", type=Path, default=REPO / "var/bench/run-synthbirds-cpu")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     if args.which == "_projection_child":
