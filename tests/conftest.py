@@ -98,10 +98,12 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Pope
     Returns a function ``start(**env) -> (process, queue)``.
     """
     processes: list[subprocess.Popen] = []
+    logs = []
 
     def start(**extra_env: str) -> tuple[subprocess.Popen, str]:
         queue = f"test-{uuid.uuid4().hex[:8]}"
-        log = open(tmp_path / f"{queue}.log", "w")  # noqa: SIM115 - closed with the process
+        log = open(tmp_path / f"{queue}.log", "w")  # noqa: SIM115 - closed at teardown
+        logs.append(log)
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "--loglevel=INFO",
              "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
@@ -120,6 +122,8 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Pope
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+    for log in logs:
+        log.close()
 
 
 def _wait_for_worker(log_path: Path, process: subprocess.Popen) -> None:

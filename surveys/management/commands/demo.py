@@ -116,13 +116,13 @@ class Command(BaseCommand):
 
     def _start_worker(self, demo_dir: Path) -> subprocess.Popen:
         self._step("Starting a Celery worker on the file-system broker")
-        log_path = demo_dir / "worker.log"
-        log = open(log_path, "w")  # noqa: SIM115 - lives as long as the worker
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "--loglevel=INFO",
-             "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
-        )
+        # The child keeps its own copy of the log's descriptor; ours can close at once.
+        with open(demo_dir / "worker.log", "w") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "--loglevel=INFO",
+                 "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            )
 
     def _ping_worker(self) -> None:
         result = celery_app.send_task("surveys.echo", args=[{"demo": True}])
@@ -134,11 +134,11 @@ class Command(BaseCommand):
 
     def _start_server(self, demo_dir: Path, port: int) -> subprocess.Popen:
         self._step(f"Serving the site on 127.0.0.1:{port}")
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=settings.BASE_DIR, env=os.environ.copy(),
-            stdout=open(demo_dir / "server.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        )
+        with open(demo_dir / "server.log", "w") as log:
+            return subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                cwd=settings.BASE_DIR, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+            )
 
     def _wait_healthy(self, base: str) -> None:
         deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
