@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from tests.conftest import require_tool
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -20,8 +22,8 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.fail("chromium is not on PATH: install Debian's chromium package (apt-get install "
-                    "chromium); .ci/run does this")
+        require_tool("chromium", "chromium is not on PATH: install Debian's chromium package "
+                     "(apt-get install chromium); .ci/run does this")
     return path
 
 

@@ -2,7 +2,8 @@
 
 Tests that need PostgreSQL or Redis are marked ``postgres`` / ``redis``. They run whenever the
 service answers and are skipped otherwise, unless ``REQUIRE_SERVICES`` names the service (as CI
-does): then an unreachable service fails the run instead of hiding it.
+does): then an unreachable service fails the run instead of hiding it. The same holds for the
+outside tools ``chromium`` (browser tests) and ``compose`` (docker-compose.yml validation).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def is_reachable(url: str, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_tool(name: str, message: str) -> None:
+    """Skip a test whose outside tool is missing, or fail it where REQUIRE_SERVICES names it."""
+    if name in _required_services():
+        pytest.fail(f"{message} (required by REQUIRE_SERVICES)")
+    pytest.skip(message)
 
 
 def _required_services() -> set[str]:

@@ -6,10 +6,9 @@ import os
 import shutil
 import subprocess
 
-import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, require_tool
 
 
 def _compose_command() -> list[str]:
@@ -19,7 +18,8 @@ def _compose_command() -> list[str]:
             return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    pytest.fail("neither `docker compose` nor `docker-compose` is installed; .ci/run installs it")
+    require_tool("compose", "neither `docker compose` nor `docker-compose` is installed; "
+                 ".ci/run installs it")
 
 
 def test_docker_compose_config_parses():
