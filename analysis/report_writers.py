@@ -14,23 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis.tables import TEST_COLUMNS
+
 if TYPE_CHECKING:
     from analysis.report import Report
 
-TEST_TABLE_COLUMNS = (
-    "test",
-    "comparison",
-    "statistic_name",
-    "statistic",
-    "p_value",
-    "p_adjusted",
-    "effect_size_name",
-    "effect_size",
-    "ci_low",
-    "ci_high",
-    "n",
-    "note",
-)
+# The Markdown table of tests shows every test-table column except `df` and `unit`.
+TEST_TABLE_COLUMNS = tuple(c for c in TEST_COLUMNS if c not in ("df", "unit"))
 
 
 def format_value(value: object, column: str = "") -> str:

@@ -38,6 +38,14 @@ def find_cub_root(root: Path) -> Path | None:
     return None
 
 
+def require_cub_root(root: Path) -> Path:
+    """Like :func:`find_cub_root`, but a missing ``images.txt`` is a :class:`DatasetError`."""
+    found = find_cub_root(Path(root))
+    if found is None:
+        raise DatasetError(f"no images.txt in {root} or {Path(root) / CUB_FOLDER}; {LAYOUT_HINT}")
+    return found.resolve()
+
+
 def attributes_file(root: Path) -> Path | None:
     """``attributes/attributes.txt``, or the copy some archives put beside the CUB folder."""
     for candidate in (
@@ -213,10 +221,7 @@ def load_cub(root: Path, *, check_files: bool = True) -> DatasetIndex:
     Raises:
         DatasetError: Missing or malformed files; the message names the file and line.
     """
-    found = find_cub_root(Path(root))
-    if found is None:
-        raise DatasetError(f"no images.txt in {root} or {Path(root) / CUB_FOLDER}; {LAYOUT_HINT}")
-    root = found.resolve()
+    root = require_cub_root(root)
     images = read_names(root / "images.txt", "image path", LAYOUT_HINT)
     classes = read_names(root / "classes.txt", "class name", LAYOUT_HINT)
     for listing in (images, classes):

@@ -14,10 +14,9 @@ import numpy as np
 
 from protopool.data.base import DatasetError
 from protopool.data.cub import (
-    CUB_FOLDER,
     attributes_file,
-    find_cub_root,
     image_positions,
+    require_cub_root,
 )
 from protopool.data.cub_vocab import split_attribute_name
 from protopool.data.textio import NameList, Table, read_names, read_table
@@ -150,10 +149,7 @@ def load_cub_annotations(root: Path) -> CubAnnotations:
     Raises:
         DatasetError: Missing or malformed files; the message names the file and line.
     """
-    found = find_cub_root(Path(root))
-    if found is None:
-        raise DatasetError(f"no images.txt in {root} or {Path(root) / CUB_FOLDER}")
-    root = found.resolve()
+    root = require_cub_root(root)
     images = read_names(root / "images.txt", "image path")
     classes = read_names(root / "classes.txt", "class name")
     names_file = attributes_file(root)
