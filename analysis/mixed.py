@@ -87,8 +87,6 @@ def linear_mixed(
     return LmmFit(label, table, variances, float(res.llf), len(df), res.converged, tuple(notes))
 
 
-
-
 def _variances(res: CrossedResult | RandomInterceptResult, crossed: bool) -> dict[str, float]:
     out = {"residual": float(res.scale)}
     if crossed:

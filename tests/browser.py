@@ -22,8 +22,11 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        require_tool("chromium", "chromium is not on PATH: install Debian's chromium package "
-                     "(apt-get install chromium); .ci/run does this")
+        require_tool(
+            "chromium",
+            "chromium is not on PATH: install Debian's chromium package "
+            "(apt-get install chromium); .ci/run does this",
+        )
     return path
 
 

@@ -113,11 +113,27 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Pope
         log = open(tmp_path / f"{queue}.log", "w")  # noqa: SIM115 - closed at teardown
         logs.append(log)
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "--loglevel=INFO",
-             "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "--hostname", f"{queue}@%h"],
-            cwd=REPO_ROOT, env=django_env(tmp_path / "var", **extra_env),
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "studyapp",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--hostname",
+                f"{queue}@%h",
+            ],
+            cwd=REPO_ROOT,
+            env=django_env(tmp_path / "var", **extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         processes.append(process)
         _wait_for_worker(tmp_path / f"{queue}.log", process)

@@ -21,9 +21,25 @@ def _free_port() -> int:
 def test_demo_check_brings_up_database_worker_and_site(tmp_path):
     port = _free_port()
     result = subprocess.run(
-        [sys.executable, "manage.py", "demo", "--check", "--no-train", "--port", str(port),
-         "--classes", "3", "--images-per-class", "4", "--size", "64"],
-        cwd=REPO_ROOT, env=django_env(tmp_path / "var"), capture_output=True, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "demo",
+            "--check",
+            "--no-train",
+            "--port",
+            str(port),
+            "--classes",
+            "3",
+            "--images-per-class",
+            "4",
+            "--size",
+            "64",
+        ],
+        cwd=REPO_ROOT,
+        env=django_env(tmp_path / "var"),
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr

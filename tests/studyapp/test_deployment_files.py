@@ -18,15 +18,20 @@ def _compose_command() -> list[str]:
             return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    require_tool("compose", "neither `docker compose` nor `docker-compose` is installed; "
-                 ".ci/run installs it")
+    require_tool(
+        "compose", "neither `docker compose` nor `docker-compose` is installed; .ci/run installs it"
+    )
 
 
 def test_docker_compose_config_parses():
     env = {**os.environ, "SECRET_KEY": "compose-validation-only"}
     result = subprocess.run(
-        [*_compose_command(), "config", "-q"], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=60,
+        [*_compose_command(), "config", "-q"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
 

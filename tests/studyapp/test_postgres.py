@@ -43,13 +43,19 @@ def test_migrations_apply_and_health_reports_postgresql(fresh_database: str, tmp
     migrate = _manage(tmp_path, fresh_database, "migrate", "--noinput")
     assert migrate.returncode == 0, migrate.stderr
     with psycopg.connect(fresh_database) as connection:
-        tables = {row[0] for row in connection.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        )}
+        tables = {
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        }
     assert {"django_migrations", "auth_user", "django_session"} <= tables
 
     probe = _manage(
-        tmp_path, fresh_database, "shell", "-c",
+        tmp_path,
+        fresh_database,
+        "shell",
+        "-c",
         "from surveys.services.health import check_health; "
         "print(next(c.detail for c in check_health() if c.name == 'database'))",
     )

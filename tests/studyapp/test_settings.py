@@ -20,8 +20,12 @@ PRINT_SETTINGS = (
 
 def _settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", PRINT_SETTINGS], cwd=REPO_ROOT,
-        env=django_env(tmp_path, **env), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=REPO_ROOT,
+        env=django_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

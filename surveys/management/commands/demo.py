@@ -41,7 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-train", action="store_true", help="skip the training run")
         parser.add_argument(
-            "--check", action="store_true",
+            "--check",
+            action="store_true",
             help="start everything, verify /healthz and the worker, then stop (no serving)",
         )
 
@@ -84,21 +85,44 @@ class Command(BaseCommand):
             self._step(f"SynthBirds already generated: {data_dir}")
             return data_dir
         self._step(f"Generating SynthBirds ({spec}) in {data_dir}")
-        self._run([
-            sys.executable, "-m", "protopool", "synth", "--out", str(data_dir),
-            "--classes", str(options["classes"]),
-            "--images-per-class", str(options["images_per_class"]),
-            "--size", str(options["size"]), "--seed", str(options["seed"]),
-        ])
+        self._run(
+            [
+                sys.executable,
+                "-m",
+                "protopool",
+                "synth",
+                "--out",
+                str(data_dir),
+                "--classes",
+                str(options["classes"]),
+                "--images-per-class",
+                str(options["images_per_class"]),
+                "--size",
+                str(options["size"]),
+                "--seed",
+                str(options["seed"]),
+            ]
+        )
         return data_dir
 
     def _train(self, demo_dir: Path, data_dir: Path) -> None:
         run_dir = demo_dir / "runs" / "protopool-focal"
         self._step(f"Training ProtoPool on SynthBirds (reused when unchanged): {run_dir}")
-        self._run([
-            sys.executable, "-m", "protopool", "train", "--config", DEMO_CONFIG,
-            "--data", str(data_dir), "--out", str(run_dir), "--reuse",
-        ])
+        self._run(
+            [
+                sys.executable,
+                "-m",
+                "protopool",
+                "train",
+                "--config",
+                DEMO_CONFIG,
+                "--data",
+                str(data_dir),
+                "--out",
+                str(run_dir),
+                "--reuse",
+            ]
+        )
         # `train` evaluates on the test split when it finishes and keeps the report with the run;
         # running `protopool evaluate` again would only repeat that work on every start.
         self._step("Evaluation on the SynthBirds test split")
@@ -123,9 +147,23 @@ class Command(BaseCommand):
         # The child keeps its own copy of the log's descriptor; ours can close at once.
         with open(demo_dir / "worker.log", "w") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "--loglevel=INFO",
-                 "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "studyapp",
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=1",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=settings.BASE_DIR,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=os.environ.copy(),
             )
 
     def _ping_worker(self) -> None:
@@ -141,7 +179,10 @@ class Command(BaseCommand):
         with open(demo_dir / "server.log", "w") as log:
             return subprocess.Popen(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                cwd=settings.BASE_DIR, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+                cwd=settings.BASE_DIR,
+                env=os.environ.copy(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     def _wait_healthy(self, base: str) -> None:
@@ -160,8 +201,9 @@ class Command(BaseCommand):
     def _print_urls(self, base: str, password: str) -> None:
         self.stdout.write(self.style.SUCCESS("The platform is up:"))
         self.stdout.write(f"    site          {base}/")
-        self.stdout.write(f"    researcher    {base}/admin/  (user {DEMO_USERNAME}, "
-                          f"password {password})")
+        self.stdout.write(
+            f"    researcher    {base}/admin/  (user {DEMO_USERNAME}, password {password})"
+        )
         self.stdout.write(f"    health        {base}/healthz")
 
     def _serve_forever(self, children: list[subprocess.Popen]) -> None:
