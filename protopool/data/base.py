@@ -115,7 +115,7 @@ def load_rgb(path: Path) -> Image.Image:
         raise DatasetError(f"cannot read image {path}: {exc}") from exc
 
 
-class ImageDataset(Dataset):
+class ImageDataset(Dataset[tuple[object, int]]):
     """A torch dataset over :class:`Sample` records.
 
     Args:
@@ -154,8 +154,9 @@ class ImageDataset(Dataset):
             )
         return image
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[object, int]:
         image = self.load_image(index)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, self.samples[index].label
+        label = self.samples[index].label
+        if self.transform is None:
+            return image, label
+        return self.transform(image), label

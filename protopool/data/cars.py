@@ -8,7 +8,9 @@ Class names may contain "/" ("Ram C/V Cargo Van Minivan 2012"), so they are neve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import scipy.io
@@ -77,7 +79,12 @@ def _fname(path: Path, index: int, record: np.void) -> str:
     return name
 
 
-def read_annotations(path: Path, num_classes: int | None) -> list[tuple[str, BBox, int | None]]:
+# Callers that pass ``num_classes`` get int labels, never None; the overloads say so.
+@overload
+def read_annotations(path: Path, num_classes: int) -> list[tuple[str, BBox, int]]: ...
+@overload
+def read_annotations(path: Path, num_classes: None) -> list[tuple[str, BBox, None]]: ...
+def read_annotations(path: Path, num_classes: int | None) -> Sequence[tuple[str, BBox, int | None]]:
     """``(fname, box, 0-based label or None)`` per annotation of a devkit ``.mat`` file.
 
     Args:
@@ -123,7 +130,9 @@ def _test_labels_file(root: Path) -> Path:
     )
 
 
-def _samples(annos: Path, images: Path, records: list, check_files: bool) -> list[Sample]:
+def _samples(
+    annos: Path, images: Path, records: Sequence[tuple[str, BBox, int]], check_files: bool
+) -> list[Sample]:
     samples = []
     for index, (fname, box, label) in enumerate(records, start=1):
         path = images / fname

@@ -63,7 +63,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``synth`` and ``inspect`` to the ``protopool`` command."""
     defaults = SynthConfig()
     synth = subparsers.add_parser(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from protopool.data.base import DatasetError
 from protopool.data.cub import (
@@ -75,7 +76,11 @@ class CubAnnotations:
         table = np.zeros((2, max(5, len(self.certainty_names) + 1)))
         for (present, certainty), value in SOFT_LABEL.items():
             table[present, certainty] = value
-        return table[self.is_present, np.minimum(self.certainty, table.shape[1] - 1)]
+        # The stubs cannot type fancy indexing by arrays of unknown dtype; the result is float.
+        labels: npt.NDArray[np.float64] = table[
+            self.is_present, np.minimum(self.certainty, table.shape[1] - 1)
+        ]
+        return labels
 
 
 def _id_positions(table: Table, column: int, names: NameList, what: str) -> np.ndarray:

@@ -232,8 +232,8 @@ def render(species: Species, size: int, rng: np.random.Generator) -> Rendered:
     _draw_bird(image, pose, species, colours)
     occlusion, occluders = _draw_occluders(image, pose, rng)
     pixels = np.asarray(image.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
-    pixels = pixels + rng.normal(0.0, rng.uniform(2.0, 8.0), size=pixels.shape)
-    output = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    noisy = pixels + rng.normal(0.0, rng.uniform(2.0, 8.0), size=pixels.shape)
+    output = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
     return Rendered(
         image=output,
         bbox=_bbox(pose, species, size),

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 
 def ellipse(cx: float, cy: float, rx: float, ry: float, points: int = 28) -> np.ndarray:
@@ -125,7 +126,7 @@ class Pose:
     flipped: bool
     offset: tuple[float, float]
 
-    def matrix(self) -> np.ndarray:
+    def matrix(self) -> npt.NDArray[np.float64]:
         """The linear part of the canonical-to-canvas map, shape ``(2, 2)``."""
         theta = math.radians(self.rotation)
         # Image y points down, so a counter-clockwise turn on screen has a negative sine term.
@@ -135,7 +136,8 @@ class Pose:
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Map canonical points ``(N, 2)`` to canvas pixels ``(N, 2)``."""
-        return np.asarray(points, dtype=float) @ self.matrix().T + np.asarray(self.offset)
+        canonical = np.asarray(points, dtype=np.float64)
+        return canonical @ self.matrix().T + np.asarray(self.offset, dtype=np.float64)
 
 
 def sample_pose(rng: np.random.Generator, canvas: int, beak: str, tail: str, margin: float) -> Pose:

@@ -125,7 +125,7 @@ def _render_class(
         visible = {part for part, (_, _, shown) in rendered.parts.items() if shown}
         notes = np.random.default_rng([config.seed, class_index, k, 1])
         present, certainty = image_attributes(vector, visible, notes)
-        times = notes.uniform(1.0, 20.0, size=present.shape[0])
+        times = notes.uniform(1.0, 20.0, size=len(present))
         tables.images.append(f"{image_id} {name}")
         tables.labels.append(f"{image_id} {class_index + 1}")
         tables.split.append(f"{image_id} {int(k in train)}")
