@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+# Straight to the module: the package's __init__ imports writer, which imports this one.
+import protopool.data.synth.geometry as geo
 from protopool.data.cub_vocab import PART_NAMES
-from protopool.data.synth import geometry as geo
 from protopool.data.synth.species import PALETTE, Species
 
 SUPERSAMPLE = 2
