@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from protopool.config import Config, DataConfig, ModelConfig, TrainConfig, load_config
+from protopool.execution import StepSettings
 from protopool.models import build_model
-from protopool.training.engine import StepSettings, train_one_epoch, train_step
+from protopool.training.engine import train_one_epoch, train_step
 from protopool.training.phases import build_phases, make_optimizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,7 +198,9 @@ def _projection_child(images: int, size: int) -> dict:
             model(batch)
     inference = time.perf_counter() - started
     started = time.perf_counter()
-    project_prototypes(model, loader, samples, [str(c) for c in range(200)], torch.device("cpu"))
+    project_prototypes(
+        model, loader, samples, [str(c) for c in range(200)], StepSettings(torch.device("cpu"))
+    )
     projection = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

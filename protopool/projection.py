@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from protopool.data.base import Sample
+from protopool.execution import StepSettings, autocast, to_device
 from protopool.models import ProtoPool
 from protopool.similarity import squared_distances
 
@@ -83,7 +84,7 @@ def nearest_patches(
     model: ProtoPool,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     allowed: torch.Tensor,
-    device: torch.device,
+    settings: StepSettings,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]:
     """Stream the projection set and keep each prototype's nearest allowed patch.
 
@@ -91,21 +92,24 @@ def nearest_patches(
         model: Model in eval mode.
         batches: ``(images (B, 3, S, S), labels (B,))`` in a fixed order.
         allowed: ``(C, P)`` bool, class c may host prototype p.
-        device: Where to compute.
+        settings: Device and precision; the same as evaluation's, so that the copied patch is
+            the one evaluation computes (a bf16 backbone gives other latents than fp32).
 
     Returns:
         ``(distance (P,), vectors (P, D), location (P, 3) as [sample, h, w], (H, W))``;
         a prototype no image could host keeps distance ``inf`` and location ``-1``.
     """
-    pool = model.prototypes.detach()
+    device = settings.device
+    pool = model.prototypes.detach().float()
     best = torch.full((pool.shape[0],), float("inf"), device=device)
     vectors = pool.clone()
     location = torch.full((pool.shape[0], 3), -1, dtype=torch.long, device=device)
     allowed = allowed.to(device)
     offset, grid = 0, (0, 0)
     for images, labels in batches:
-        images, labels = images.to(device), labels.to(device)
-        latent = model.latent(images).float()
+        images, labels = to_device(images, settings), labels.to(device)
+        with autocast(settings):
+            latent = model.latent(images)
         sq_dist = squared_distances(latent, pool)
         batch, _, height, width = sq_dist.shape
         grid = (height, width)
@@ -181,7 +185,7 @@ def project_prototypes(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     samples: Sequence[Sample],
     class_names: Sequence[str],
-    device: torch.device,
+    settings: StepSettings,
     cropped: bool = False,
 ) -> ProjectionResult:
     """Prune the prototypes no slot uses, then project the rest onto their nearest allowed patch.
@@ -191,7 +195,7 @@ def project_prototypes(
         batches: The projection set, un-augmented, in the order of ``samples``.
         samples: Records of the projection set (for provenance).
         class_names: Names by label.
-        device: Where to compute.
+        settings: Device and precision, those evaluation uses.
         cropped: The loader cropped images to their boxes, so patches are located in the
             box (recorded as ``crop_box``) rather than in the whole image.
 
@@ -216,7 +220,7 @@ def project_prototypes(
     # slot the threshold left empty; reading the classes afterwards makes the search set and
     # the provenance match the assignment the projected model is evaluated with.
     allowed = model.prototype_classes()
-    best, vectors, location, grid = nearest_patches(model, batches, allowed, device)
+    best, vectors, location, grid = nearest_patches(model, batches, allowed, settings)
     reached = torch.isfinite(best)
     model.prototypes.data[reached] = vectors[reached].to(model.prototypes.dtype)
     original_ids = model.prototype_ids.tolist()

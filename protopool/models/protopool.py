@@ -97,17 +97,25 @@ class ProtoPool(nn.Module):
             return F.softmax(self.slot_logits, dim=1)
         return F.gumbel_softmax(self.slot_logits * scale, tau=self.config.gumbel_tau, dim=1)
 
-    def noise_free_slots(self) -> torch.Tensor:
-        """The distributions training converges to, without Gumbel noise ``(C, P, K)``."""
+    def expected_slots(self, scale: float) -> torch.Tensor:
+        """The distributions the Gumbel-softmax samples at ``scale``, without noise ``(C, P, K)``.
+
+        ``softmax(scale * theta / tau)``: at the end of the schedule this is what training
+        converges to; during it, the distributions Eq. (2) keeps apart. The softmax ablation has
+        no scale and gives ``softmax(theta)``.
+        """
         if self.config.assignment == "softmax":
             return F.softmax(self.slot_logits, dim=1)
-        scale = self.config.gumbel_scale_max / self.config.gumbel_tau
-        return F.softmax(self.slot_logits * scale, dim=1)
+        return F.softmax(self.slot_logits * (scale / self.config.gumbel_tau), dim=1)
+
+    def noise_free_slots(self) -> torch.Tensor:
+        """The distributions training converges to, without Gumbel noise ``(C, P, K)``."""
+        return self.expected_slots(self.config.gumbel_scale_max)
 
     @torch.no_grad()
     def hard_slots(self) -> torch.Tensor:
         """Test-time one-hot assignment ``(C, P, K)``; a thresholded slot may be all zero."""
-        if self.config.test_assignment == "argmax":
+        if self.config.test_time_assignment == "argmax":
             winners = self.slot_logits.argmax(dim=1)
             return F.one_hot(winners, self.num_prototypes).permute(0, 2, 1).float()
         return (self.noise_free_slots() > HARD_THRESHOLD).float()
@@ -123,7 +131,13 @@ class ProtoPool(nn.Module):
     # --- forward ------------------------------------------------------------------------------
 
     def latent(self, images: torch.Tensor) -> torch.Tensor:
-        """Latent patches ``(B, D, H, W)`` in [0, 1] for images ``(B, 3, S, S)``."""
+        """Latent patches ``(B, D, H, W)`` in [0, 1], in fp32, for images ``(B, 3, S, S)``.
+
+        Only the backbone runs under an enclosing bf16 autocast. The add-on and everything
+        after it run in fp32: in bf16 the latent's rounding keeps a patch from ever being at
+        distance 0 from itself, so the log similarity would peak near 8.2 instead of
+        ``log(1 / eps)``, and logits near 55 would be rounded to steps of 0.25.
+        """
         if images.ndim != 4 or images.shape[1] != 3:
             raise InputShapeError(
                 f"expected images of shape (B, 3, H, W); got {tuple(images.shape)}"
@@ -133,14 +147,16 @@ class ProtoPool(nn.Module):
                 f"this model takes {self.image_size}x{self.image_size} images; got "
                 f"{images.shape[-2]}x{images.shape[-1]}: resize them (data.image_size)"
             )
-        return self.add_on(self.features(images))
+        features = self.features(images)
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            latent: torch.Tensor = self.add_on(features.float())
+        return latent
 
     def distances(self, images: torch.Tensor) -> torch.Tensor:
-        """Squared distances ``(B, P, H, W)`` between latent patches and prototypes."""
+        """Squared distances ``(B, P, H, W)`` between latent patches and prototypes (fp32)."""
         latent = self.latent(images)
-        # Distances near zero decide the log similarity, so they are kept out of bf16 autocast.
         with torch.autocast(device_type=latent.device.type, enabled=False):
-            return similarities.squared_distances(latent.float(), self.prototypes.float())
+            return similarities.squared_distances(latent, self.prototypes.float())
 
     def forward(self, images: torch.Tensor, scale: float | None = None) -> ProtoPoolOutput:
         """Classify images.
@@ -150,17 +166,18 @@ class ProtoPool(nn.Module):
             scale: Gumbel logit scale (training), or None for the hard test-time assignment.
         """
         sq_dist = self.distances(images)
-        slots = self.slot_distributions(scale)
-        min_dist = sq_dist.flatten(2).amin(dim=2)
-        if self.config.slot_mixing == "similarities":
-            slot_scores = torch.einsum("bp,cpk->bck", self.similarity.score(sq_dist), slots)
-        else:
-            mean_dist = sq_dist.flatten(2).mean(dim=2)
-            slot_scores = self.similarity.score_from_pooled_distances(
-                torch.einsum("bp,cpk->bck", min_dist, slots),
-                torch.einsum("bp,cpk->bck", mean_dist, slots),
-            )
-        logits = self.last_layer(slot_scores.flatten(1))
+        with torch.autocast(device_type=sq_dist.device.type, enabled=False):
+            slots = self.slot_distributions(scale)
+            min_dist = sq_dist.flatten(2).amin(dim=2)
+            if self.config.slot_mixing == "similarities":
+                slot_scores = torch.einsum("bp,cpk->bck", self.similarity.score(sq_dist), slots)
+            else:
+                mean_dist = sq_dist.flatten(2).mean(dim=2)
+                slot_scores = self.similarity.score_from_pooled_distances(
+                    torch.einsum("bp,cpk->bck", min_dist, slots),
+                    torch.einsum("bp,cpk->bck", mean_dist, slots),
+                )
+            logits = self.last_layer(slot_scores.flatten(1))
         return ProtoPoolOutput(logits, min_dist, slots, sq_dist)
 
     # --- pool surgery -------------------------------------------------------------------------

@@ -7,9 +7,12 @@ import torch
 
 from protopool.config import Config
 from protopool.data.base import Sample
+from protopool.execution import StepSettings
 from protopool.models import build_model
 from protopool.projection import project_prototypes
 from protopool.similarity import squared_distances
+
+CPU = StepSettings(torch.device("cpu"))
 
 
 def assign(model, assignment: list[list[int]]) -> None:
@@ -49,7 +52,7 @@ def test_projection_moves_each_prototype_to_its_nearest_allowed_patch(config: Co
     expected, latent = brute_force(model, images, labels, allowed)
     batches = [(images[:3], labels[:3]), (images[3:], labels[3:])]
 
-    result = project_prototypes(model, batches, samples, ["a", "b", "c"], torch.device("cpu"))
+    result = project_prototypes(model, batches, samples, ["a", "b", "c"], CPU)
 
     assert result.pruned == [5]
     assert model.num_prototypes == 5
@@ -69,7 +72,7 @@ def test_projected_model_still_classifies(config: Config) -> None:
     assign(model, [[0, 1], [2, 3], [4, 5]])
     images, labels = torch.randn(6, 3, 32, 32), torch.tensor([0, 1, 2, 0, 1, 2])
     samples = [Sample(str(i), f"/x/{i}.png", int(y)) for i, y in enumerate(labels)]
-    project_prototypes(model, [(images, labels)], samples, ["a", "b", "c"], torch.device("cpu"))
+    project_prototypes(model, [(images, labels)], samples, ["a", "b", "c"], CPU)
     out = model(images)
     # Each class's own image holds the exact patch of a prototype in one of its slots.
     assert torch.isfinite(out.logits).all()
@@ -88,9 +91,7 @@ def test_provenance_classes_match_the_assignment_of_the_projected_model(config: 
     images, labels = torch.randn(6, 3, 32, 32), torch.tensor([0, 1, 2, 0, 1, 2])
     samples = [Sample(str(i), f"/x/{i}.png", int(y)) for i, y in enumerate(labels)]
 
-    result = project_prototypes(
-        model, [(images, labels)], samples, ["a", "b", "c"], torch.device("cpu")
-    )
+    result = project_prototypes(model, [(images, labels)], samples, ["a", "b", "c"], CPU)
 
     assert result.pruned == [5]
     uses = model.prototype_classes()
@@ -106,5 +107,5 @@ def test_a_model_whose_slots_are_all_empty_cannot_be_projected(config: Config) -
     images, labels = torch.randn(3, 3, 32, 32), torch.tensor([0, 1, 2])
     samples = [Sample(str(i), f"/x/{i}.png", int(y)) for i, y in enumerate(labels)]
     with pytest.raises(ValueError, match="test_assignment=argmax"):
-        project_prototypes(model, [(images, labels)], samples, ["a", "b", "c"], torch.device("cpu"))
+        project_prototypes(model, [(images, labels)], samples, ["a", "b", "c"], CPU)
     assert model.num_prototypes == 6
