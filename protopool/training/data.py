@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import transforms
 
 from protopool.config import DataConfig
@@ -47,6 +48,26 @@ def check_index(index: DatasetIndex) -> None:
         )
 
 
+class RepeatedShuffle(Sampler[int]):
+    """Every index ``repeats`` times per epoch, in one shuffled order.
+
+    The copies of an image are spread over the epoch, as the augmented copies of the official
+    offline set are; the shared generator lets the training loop reseed every epoch.
+    """
+
+    def __init__(self, length: int, repeats: int, generator: torch.Generator) -> None:
+        self.length = length
+        self.repeats = repeats
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return self.length * self.repeats
+
+    def __iter__(self) -> Iterator[int]:
+        order = torch.randperm(len(self), generator=self.generator) % self.length
+        return iter(order.tolist())
+
+
 class CachedDataset(Dataset):
     """Keeps every transformed item in memory after its first load (small datasets only)."""
 
@@ -83,18 +104,22 @@ def make_loader(
     seed: int = 0,
     pin_memory: bool = False,
 ) -> DataLoader:
-    """One loader; training loaders shuffle with a seeded generator and drop the last batch."""
+    """One loader; training loaders shuffle with a seeded generator and drop the last batch.
+
+    A training loader draws every sample ``config.epoch_repeats`` times per epoch.
+    """
     dataset: Dataset = ImageDataset(samples, eval_transform(config), config.crop_to_bbox)
     if config.cache_images:
         dataset = CachedDataset(dataset)
     batch = config.batch_size if train else config.eval_batch_size
     generator = torch.Generator().manual_seed(seed)
+    sampler = RepeatedShuffle(len(samples), config.epoch_repeats, generator) if train else None
     # More workers than cores only adds contention with the training threads.
     workers = min(config.num_workers, os.cpu_count() or 1)
     return DataLoader(
         dataset,
-        batch_size=min(batch, len(samples)) if train else batch,
-        shuffle=train,
+        batch_size=min(batch, len(samples) * config.epoch_repeats) if train else batch,
+        sampler=sampler,
         drop_last=train,
         num_workers=workers,
         persistent_workers=workers > 0,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from protopool.config import Config, LossConfig
+from protopool.config import Config, DataConfig, LossConfig
 from protopool.models import ProtoPool
 
 GROUPS = ("backbone", "add_on", "prototypes", "slot_logits", "last_layer")
@@ -114,6 +114,29 @@ def build_phases(config: Config) -> list[Phase]:
             ),
         ]
     return [phase for phase in phases if phase.epochs > 0]
+
+
+def steps_per_epoch(train_images: int, data: DataConfig) -> int:
+    """Optimisation steps in one training epoch (the last incomplete batch is dropped)."""
+    draws = train_images * data.epoch_repeats
+    return draws // min(data.batch_size, draws) if draws else 0
+
+
+def phase_steps(config: Config, train_images: int) -> dict[str, int]:
+    """Optimisation steps of every training phase, for a training split of that size.
+
+    Args:
+        config: The run's configuration.
+        train_images: Images in the training split (validation held out).
+
+    Returns:
+        ``{phase name: steps}`` in phase order; projection takes none.
+    """
+    per_epoch = steps_per_epoch(train_images, config.data)
+    return {
+        phase.name: 0 if phase.is_projection else phase.epochs * per_epoch
+        for phase in build_phases(config)
+    }
 
 
 def group_parameters(model: ProtoPool, name: str) -> list[torch.nn.Parameter]:
