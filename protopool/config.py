@@ -57,7 +57,9 @@ class ModelConfig:
         gumbel_scale_epochs: Epochs over which the scale grows as ``max * sqrt(e / epochs)``.
         test_assignment: ``threshold`` sets slot probabilities above 0.5 to 1 and the rest to 0
             (paper); ``argmax`` takes the most likely prototype of every slot (official code,
-            whose Gumbel scale of 1e4 amounts to an argmax).
+            whose Gumbel scale of 1e4 amounts to an argmax); ``auto`` is ``threshold`` for the
+            paper's model and ``argmax`` wherever a threshold would empty slots (see
+            :attr:`test_time_assignment`).
     """
 
     backbone: str = "resnet50"
@@ -71,7 +73,7 @@ class ModelConfig:
     gumbel_tau: float = 0.5
     gumbel_scale_max: float = 1000.0
     gumbel_scale_epochs: int = 30
-    test_assignment: str = "threshold"
+    test_assignment: str = "auto"
 
     def __post_init__(self) -> None:
         from protopool import similarity
@@ -79,7 +81,15 @@ class ModelConfig:
         similarity.get(self.similarity)
         _choice("model", "slot_mixing", self.slot_mixing, ("similarities", "distances"))
         _choice("model", "assignment", self.assignment, ("gumbel", "softmax"))
-        _choice("model", "test_assignment", self.test_assignment, ("threshold", "argmax"))
+        _choice("model", "test_assignment", self.test_assignment, ("auto", "threshold", "argmax"))
+        if self.slot_mixing == "distances" and self.test_assignment == "threshold":
+            # An empty slot mixes the distances with all-zero weights: distance 0, the maximal
+            # similarity, for every image, so every class would score that slot alike.
+            raise ConfigError(
+                "model.slot_mixing=distances cannot be combined with "
+                "model.test_assignment=threshold (an empty slot would get distance 0, the "
+                "highest similarity, for every image); use model.test_assignment=argmax or auto"
+            )
         for name in ("num_prototypes", "prototype_depth", "slots_per_class", "gumbel_tau"):
             _positive("model", name, getattr(self, name))
         if self.slots_per_class > self.num_prototypes:
@@ -87,6 +97,21 @@ class ModelConfig:
                 "model.slots_per_class cannot exceed model.num_prototypes: a class could not "
                 "fill its slots with distinct prototypes"
             )
+
+    @property
+    def test_time_assignment(self) -> str:
+        """The test-time rule ``auto`` stands for: ``threshold`` or ``argmax``.
+
+        The threshold is the paper's rule for Gumbel slots, which end training almost one-hot.
+        The softmax ablation (Table 4) ends with flat distributions that a 0.5 threshold would
+        leave mostly empty, and the official code evaluates every variant with a near-argmax
+        (a Gumbel scale of 1e4), so it gets the argmax; so does distance mixing (see above).
+        """
+        if self.test_assignment != "auto":
+            return self.test_assignment
+        if self.assignment == "softmax" or self.slot_mixing == "distances":
+            return "argmax"
+        return "threshold"
 
 
 @dataclass(frozen=True)
@@ -98,8 +123,14 @@ class DataConfig:
             ``--data`` overrides it.
         image_size: Square input size in pixels.
         crop_to_bbox: Crop to the object box where the dataset has one (as the paper does).
-        augment: Online flips, rotations and shears standing in for ProtoPNet's offline ones,
-            applied batched on the compute device.
+        augment: ProtoPNet's three augmentation pipelines (rotation, perspective skew, shear,
+            each with a flip), drawn online per image on the compute device
+            (:mod:`protopool.training.augment`).
+        epoch_repeats: Times each training image is drawn per epoch, each time with a fresh
+            augmentation. The official code trains on ProtoPNet's offline set of 30 augmented
+            copies per image, so its epochs are ~30 of ours: every schedule counted in epochs
+            (warm-up, the Gumbel ramp, StepLR, fine-tuning) is that many steps long only with
+            the same factor.
         cache_images: Keep decoded, cropped and resized images in memory after the first
             epoch (for small datasets; the cache lives in each loader worker).
         validation_fraction: Share of each training class held out for model selection.
@@ -114,6 +145,7 @@ class DataConfig:
     image_size: int = 224
     crop_to_bbox: bool = True
     augment: bool = True
+    epoch_repeats: int = 1
     cache_images: bool = False
     validation_fraction: float = 0.1
     batch_size: int = 80
@@ -123,7 +155,7 @@ class DataConfig:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "batch_size", "eval_batch_size"):
+        for name in ("image_size", "batch_size", "eval_batch_size", "epoch_repeats"):
             _positive("data", name, getattr(self, name))
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError("data.validation_fraction must be in [0, 1)")
@@ -141,11 +173,14 @@ class LossConfig:
         separation: Weight of the separation cost, which is *subtracted*.
         l1: Weight of the L1 penalty on the last layer's off-class weights.
         orthogonality: Weight of the slot orthogonality loss (0 is the Table 4 ablation).
-        orthogonality_on: ``slot_distributions`` is Eq. (2), the sum over slot pairs of the
-            cosine of the slot distributions ``softmax(theta)``, averaged over classes;
-            ``gumbel_samples`` applies Eq. (2) to the sampled slots of each batch instead;
-            ``raw_logits`` is the official code's mean cosine of the raw slot logits, minus
-            the diagonal.
+        orthogonality_on: What Eq. (2), the sum over slot pairs of the cosine of two slots'
+            distributions averaged over classes, is applied to. ``scaled_distributions``: the
+            distributions the Gumbel-softmax samples at the epoch's scale ``s``, without the
+            noise, ``softmax(s * theta / tau)``; ``slot_distributions``: the unscaled
+            ``softmax(theta)``, whose gradient is about ``1/P`` of that and barely moves the
+            slots at weight 1; ``gumbel_samples``: the sampled slots of each batch;
+            ``raw_logits``: the official code's mean cosine of the raw slot logits, minus the
+            diagonal.
         mixup: Train on mixup pairs (official code).
         mixup_alpha: Beta(alpha, alpha) mixing coefficient.
     """
@@ -155,7 +190,7 @@ class LossConfig:
     separation: float = 0.08
     l1: float = 1e-4
     orthogonality: float = 1.0
-    orthogonality_on: str = "slot_distributions"
+    orthogonality_on: str = "scaled_distributions"
     mixup: bool = True
     mixup_alpha: float = 0.5
 
@@ -164,7 +199,13 @@ class LossConfig:
             "loss",
             "orthogonality_on",
             self.orthogonality_on,
-            ("slot_distributions", "gumbel_samples", "raw_logits"),
+            (
+                "scaled_distributions",
+                "slot_logits",
+                "slot_distributions",
+                "gumbel_samples",
+                "raw_logits",
+            ),
         )
         if self.mixup:
             _positive("loss", "mixup_alpha", self.mixup_alpha)
@@ -184,7 +225,8 @@ class TrainConfig:
         backbone_lr_factor: Multiplier for the backbone in the joint phase.
         last_layer_lr_factor: Multiplier for the last layer in fine-tuning.
         weight_decay: On backbone, add-on and last layer.
-        warmup_epochs: Epochs with the backbone frozen.
+        warmup_epochs: Epochs with the backbone frozen (the official `--warmup_time 10` trains
+            epochs 1-9; its epoch 0 only validates).
         joint_epochs: Epochs training everything but the last layer.
         step_size: Joint-phase StepLR period in epochs.
         gamma: Joint-phase StepLR factor.
@@ -209,7 +251,7 @@ class TrainConfig:
     backbone_lr_factor: float = 0.1
     last_layer_lr_factor: float = 0.1
     weight_decay: float = 1e-3
-    warmup_epochs: int = 10
+    warmup_epochs: int = 9
     joint_epochs: int = 90
     step_size: int = 5
     gamma: float = 0.1

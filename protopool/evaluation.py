@@ -49,6 +49,8 @@ def slot_statistics(model: ProtoPool) -> dict[str, Any]:
         * ``slots_per_class``: K.
         * ``filled_slots_per_class``: mean number of slots holding a prototype (a thresholded
           slot can be empty).
+        * ``empty_slots``: slots holding no prototype, over all classes (an error condition:
+          see :func:`slot_errors`).
         * ``distinct_prototypes_per_class``: mean number of different prototypes per class.
         * ``classes_with_repeated_prototype``: classes using one prototype in two slots.
         * ``mean_max_slot_probability``: see :func:`mean_max_slot_probability`.
@@ -71,9 +73,27 @@ def slot_statistics(model: ProtoPool) -> dict[str, Any]:
         "prototypes_used": int(used.sum()),
         "slots_per_class": model.slots_per_class,
         "filled_slots_per_class": float(filled.sum(dim=1).float().mean()),
+        "empty_slots": int((~filled).sum()),
         "distinct_prototypes_per_class": float(per_class.sum(dim=1).float().mean()),
         "classes_with_repeated_prototype": repeated,
         "mean_max_slot_probability": mean_max_slot_probability(model),
         "sharing_histogram": {str(n): histogram[n] for n in sorted(histogram)},
         "mean_classes_per_prototype": float(sharing[used].float().mean()) if used.any() else 0.0,
     }
+
+
+def slot_errors(statistics: dict[str, Any], test_assignment: str) -> list[str]:
+    """What is wrong with a model's test-time slots, as messages that say how to fix it.
+
+    Args:
+        statistics: The output of :func:`slot_statistics`.
+        test_assignment: The rule the slots were read with (``threshold`` or ``argmax``).
+    """
+    empty = int(statistics["empty_slots"])
+    if not empty:
+        return []
+    return [
+        f"{empty} slots hold no prototype under the {test_assignment} test-time "
+        "assignment, so the model is scored without them; train until every slot "
+        "distribution has a winner above 0.5, or set model.test_assignment=argmax"
+    ]

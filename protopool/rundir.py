@@ -6,6 +6,8 @@ A run directory holds::
     class_names.json     class names, index = label
     checkpoints/last.pt  latest state (resume point)
     checkpoints/best.pt  best model on the validation split
+    checkpoints/before_projection.pt   the model projection started from (Table 3)
+    checkpoints/projected.pt           the model right after projection, before fine-tuning
     metrics.jsonl        one JSON object per epoch
     projection.json      provenance of every projected prototype
     evaluation.json      test-set evaluation
@@ -87,6 +89,8 @@ class RunPaths:
         self.checkpoints = self.root / "checkpoints"
         self.last = self.checkpoints / "last.pt"
         self.best = self.checkpoints / "best.pt"
+        self.before_projection = self.checkpoints / "before_projection.pt"
+        self.projected = self.checkpoints / "projected.pt"
         self.metrics = self.root / "metrics.jsonl"
         self.projection = self.root / "projection.json"
         self.evaluation = self.root / "evaluation.json"

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from protopool.checkpoint import read_checkpoint, save_checkpoint
-from protopool.config import load_config
+from protopool.checkpoint import (
+    Checkpoint,
+    check_compatible,
+    model_from_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from protopool.config import Config, load_config
+from protopool.execution import StepSettings
+from protopool.models import ProtoPool
 from protopool.rundir import RunPaths, read_json, write_json
 from protopool.seed import resolve_device, seed_everything
-from protopool.training.data import build_run_data
-from protopool.training.engine import StepSettings
-from protopool.training.loop import evaluate_model
+from protopool.training.data import RunData, build_run_data
+from protopool.training.report import evaluation_report
 from protopool.training.runs import load_config_for_run, open_index, train_run
 
 
@@ -67,6 +76,13 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
     return overrides
 
 
+def _report_errors(report: dict[str, Any]) -> int:
+    """Print the report's error conditions to stderr; the exit status they call for."""
+    for error in report.get("errors", []):
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if report.get("errors") else 0
+
+
 def run_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, _cli_overrides(args))
     name = args.config.stem if args.config else "default"
@@ -74,42 +90,58 @@ def run_train(args: argparse.Namespace) -> int:
     report = train_run(config, out, resume=args.resume, reuse=args.reuse, overwrite=args.overwrite)
     print(f"run directory: {out}")
     print(f"test accuracy: {report['test']['accuracy']:.4f}")
-    return 0
+    return _report_errors(report)
 
 
-def _run_context(args: argparse.Namespace):
+class RunContext(NamedTuple):
+    """A trained run reopened for projection or evaluation."""
+
+    config: Config
+    paths: RunPaths
+    checkpoint: Checkpoint
+    data: RunData
+    model: ProtoPool
+    settings: StepSettings
+
+
+def _run_context(args: argparse.Namespace) -> RunContext:
     config = load_config_for_run(args.run_dir, _cli_overrides(args))
     paths = RunPaths(args.run_dir)
     checkpoint = read_checkpoint(paths.best)
     device = resolve_device(config.train.device)
-    from protopool.checkpoint import check_compatible, model_from_checkpoint
-
     index = open_index(config.data.root)
     check_compatible(checkpoint, config, index.class_names)
     data = build_run_data(index, config.data, config.train.seed)
     model = model_from_checkpoint(checkpoint, device)
     settings = StepSettings(device, config.train.amp, config.train.channels_last)
-    return config, paths, checkpoint, data, model, settings
+    return RunContext(config, paths, checkpoint, data, model, settings)
 
 
 def run_project(args: argparse.Namespace) -> int:
     from protopool.projection import project_prototypes
 
-    config, paths, checkpoint, data, model, settings = _run_context(args)
+    run = _run_context(args)
+    config, paths, checkpoint = run.config, run.paths, run.checkpoint
     seed_everything(config.train.seed)
+    if not paths.before_projection.is_file():
+        # A run trained without projection: its model is the one before projection.
+        save_checkpoint(
+            paths.before_projection, run.model, config, checkpoint.class_names, checkpoint.progress
+        )
     result = project_prototypes(
-        model,
-        data.projection_loader,
-        data.train,
+        run.model,
+        run.data.projection_loader,
+        run.data.train,
         checkpoint.class_names,
-        settings.device,
+        run.settings,
         cropped=config.data.crop_to_bbox,
     )
     write_json(paths.projection, result.to_dict())
-    save_checkpoint(paths.best, model, config, checkpoint.class_names, checkpoint.progress)
+    for path in (paths.best, paths.projected):
+        save_checkpoint(path, run.model, config, checkpoint.class_names, checkpoint.progress)
     # The projected model is a different model: its stored evaluation (and the one a later
     # `train --reuse` hands back) must describe it, not the model before projection.
-    report = evaluate_model(model, data, settings)
+    report = evaluation_report(run.model, run.data, run.settings, paths)
     write_json(paths.evaluation, report)
     if paths.done.is_file():
         write_json(paths.done, {**read_json(paths.done), "evaluation": report})
@@ -117,19 +149,22 @@ def run_project(args: argparse.Namespace) -> int:
         f"projected {len(result.prototypes)} prototypes, pruned {len(result.pruned)} unused; "
         f"test accuracy now {report['test']['accuracy']:.4f}"
     )
-    return 0
+    return _report_errors(report)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    _, paths, _, data, model, settings = _run_context(args)
-    report = evaluate_model(model, data, settings)
-    write_json(paths.evaluation, report)
+    run = _run_context(args)
+    report = evaluation_report(run.model, run.data, run.settings, run.paths)
+    write_json(run.paths.evaluation, report)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
+        stages = report.get("test_by_stage", {})
+        before = stages.get("before_projection")
+        shown = f" ({before['accuracy']:.4f} before projection)" if before else ""
         print(
-            f"test accuracy {report['test']['accuracy']:.4f}; "
+            f"test accuracy {report['test']['accuracy']:.4f}{shown}; "
             f"{report['prototypes_used']} prototypes used; "
             f"mean max slot probability {report['mean_max_slot_probability']:.4f}"
         )
-    return 0
+    return _report_errors(report)

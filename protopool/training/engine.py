@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,41 +13,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from protopool.config import LossConfig
+from protopool.execution import StepSettings, autocast, to_device
 from protopool.losses import Targets, mixup, plain_targets, protopool_loss
 from protopool.models import ProtoPool
-from protopool.training.augment import random_flip_affine
-
-
-@dataclass(frozen=True)
-class StepSettings:
-    """How batches are executed.
-
-    Attributes:
-        device: Where to compute.
-        amp: ``none`` or ``bf16`` autocast.
-        channels_last: Feed images in channels-last memory format.
-        mixup_alpha: Beta parameter for mixup, or None for no mixup.
-        augment: Flip, rotate and shear training batches.
-    """
-
-    device: torch.device
-    amp: str = "none"
-    channels_last: bool = False
-    mixup_alpha: float | None = None
-    augment: bool = False
-
-
-def autocast(settings: StepSettings) -> contextlib.AbstractContextManager:
-    if settings.amp == "bf16":
-        return torch.autocast(device_type=settings.device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def to_device(images: torch.Tensor, settings: StepSettings) -> torch.Tensor:
-    images = images.to(settings.device, non_blocking=True)
-    if settings.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images
+from protopool.training.augment import augment_batch
 
 
 def progress_bar(loader: DataLoader, description: str) -> Iterator:
@@ -91,13 +58,13 @@ def train_step(
     """Forward, loss, backward and update on one batch; returns the loss stats."""
     images, labels = to_device(images, settings), labels.to(settings.device, non_blocking=True)
     if settings.augment:
-        images = random_flip_affine(images)
+        images = augment_batch(images)
     targets: Targets = plain_targets(labels)
     if settings.mixup_alpha is not None:
         images, targets = mixup(images, labels, settings.mixup_alpha, rng)
     with autocast(settings):
         output = model(images, scale)
-    loss, stats = protopool_loss(output, targets, model, weights)
+    loss, stats = protopool_loss(output, targets, model, weights, scale)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

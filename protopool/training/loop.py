@@ -20,13 +20,20 @@ from protopool.checkpoint import (
     save_checkpoint,
 )
 from protopool.config import Config
-from protopool.evaluation import slot_statistics
+from protopool.execution import StepSettings
 from protopool.models import ProtoPool, build_model, gumbel_scale
 from protopool.projection import project_prototypes
 from protopool.rundir import RunPaths, append_jsonl, count_lines, truncate_jsonl, write_json
 from protopool.training.data import RunData
-from protopool.training.engine import StepSettings, evaluate, train_one_epoch
-from protopool.training.phases import Phase, build_phases, make_optimizer, make_scheduler
+from protopool.training.engine import evaluate, train_one_epoch
+from protopool.training.phases import (
+    Phase,
+    build_phases,
+    make_optimizer,
+    make_scheduler,
+    phase_steps,
+)
+from protopool.training.report import evaluation_report
 
 # Primes spacing the per-epoch shuffle seeds of different runs and phases apart, so that no two
 # (seed, phase, epoch) triples of realistic size share a shuffle.
@@ -139,6 +146,11 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Run every remaining phase, then evaluate the best model on the test set."""
         self._prepare_model()
+        steps = phase_steps(self.config, len(self.data.train))
+        self.log(
+            "schedule: "
+            + ", ".join(f"{name} {count:,} steps" for name, count in steps.items() if count)
+        )
         for index, phase in enumerate(self.phases):
             if index < self.progress.phase:
                 continue
@@ -262,14 +274,17 @@ class Trainer:
 
     def _project(self) -> None:
         started = time.perf_counter()
+        # Kept for Table 3: test accuracy before projection, beside the one after it.
+        self._save(self.paths.before_projection)
         result = project_prototypes(
             self.model,
             self.data.projection_loader,
             self.data.train,
             self.class_names,
-            self.device,
+            self.settings,
             cropped=self.config.data.crop_to_bbox,
         )
+        self._save(self.paths.projected)
         write_json(self.paths.projection, result.to_dict())
         self.log(
             f"projection: {len(result.prototypes)} prototypes projected, "
@@ -286,12 +301,8 @@ class Trainer:
         )
 
     def final_evaluation(self) -> dict[str, Any]:
-        test = evaluate(self.model, self.data.test_loader, self.settings, "test")
-        report = {"test": test, **slot_statistics(self.model)}
+        report = evaluation_report(self.model, self.data, self.settings, self.paths)
         write_json(self.paths.evaluation, report)
+        for error in report["errors"]:
+            self.log(f"error: {error}")
         return report
-
-
-def evaluate_model(model: ProtoPool, data: RunData, settings: StepSettings) -> dict[str, Any]:
-    """Test accuracy plus slot statistics of an already trained model."""
-    return {"test": evaluate(model, data.test_loader, settings, "test"), **slot_statistics(model)}

@@ -60,6 +60,8 @@ def prepare_run_dir(paths: RunPaths, config: Config, class_names: list[str], fre
             paths.evaluation,
             paths.last,
             paths.best,
+            paths.before_projection,
+            paths.projected,
         ):
             path.unlink(missing_ok=True)
     paths.root.mkdir(parents=True, exist_ok=True)

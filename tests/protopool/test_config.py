@@ -45,6 +45,8 @@ def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
         ("model.slots_per_class=300", "cannot exceed"),
         ("train.lr", "section.field=value"),
         ("optim.lr=1", "unknown config section"),
+        ("data.epoch_repeats=0", "epoch_repeats must be positive"),
+        ("loss.orthogonality_on=diagonal", "scaled_distributions"),
     ],
 )
 def test_bad_values_are_fix_it_errors(override: str, message: str) -> None:
@@ -60,3 +62,25 @@ def test_missing_file_is_config_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_configs_load(path: Path) -> None:
     load_config(path)
+
+
+def test_distance_mixing_with_a_threshold_is_refused() -> None:
+    """An empty slot would mix to distance 0: the highest similarity for every image."""
+    with pytest.raises(ConfigError, match="slot_mixing=distances cannot be combined"):
+        load_config(None, ["model.slot_mixing=distances", "model.test_assignment=threshold"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule"),
+    [
+        ([], "threshold"),
+        (["model.assignment=softmax"], "argmax"),
+        (["model.slot_mixing=distances"], "argmax"),
+        (["model.test_assignment=argmax"], "argmax"),
+        (["model.assignment=softmax", "model.test_assignment=threshold"], "threshold"),
+    ],
+)
+def test_auto_test_assignment_thresholds_only_the_paper_model(
+    overrides: list[str], rule: str
+) -> None:
+    assert load_config(None, overrides).model.test_time_assignment == rule

@@ -76,14 +76,47 @@ def test_mixup_cross_entropy_mixes_both_labels() -> None:
     assert mixed.item() == pytest.approx(expected.item())
 
 
-def test_total_loss_weights_the_terms(config: Config) -> None:
+def test_total_loss_is_the_weighted_sum_of_independently_computed_terms(config: Config) -> None:
     model = build_model(config, num_classes=3)
-    out = model(torch.randn(3, 3, 32, 32), 5.0)
-    loss, stats = protopool_loss(out, plain_targets(torch.tensor([0, 1, 2])), model, config.loss)
-    assert set(stats) == {"cross_entropy", "cluster", "separation", "l1", "orthogonality", "loss"}
-    parts = sum(v for k, v in stats.items() if k != "loss")
-    assert loss.item() == pytest.approx(parts, rel=1e-5)
-    assert stats["separation"] <= 0
+    with torch.no_grad():
+        model.last_layer.weight.add_(0.2 * torch.rand_like(model.last_layer.weight))
+    labels = torch.tensor([0, 1, 2, 1])
+    scale = 4.0
+    out = model(torch.randn(4, 3, 32, 32), scale)
+    loss, stats = protopool_loss(out, plain_targets(labels), model, config.loss, scale)
+
+    ce = F.cross_entropy(out.logits, labels)
+    slots = config.model.slots_per_class
+    own_min, other_min = [], []
+    for b, label in enumerate(labels.tolist()):
+        usage = out.slot_probs[label].detach().sum(dim=1)
+        ranked = usage.argsort(descending=True).tolist()
+        own, other = ranked[:slots], ranked[slots:]
+        own_min.append(min(out.min_distances[b, p] for p in own))
+        other_min.append(min(out.min_distances[b, p] for p in other))
+    cluster = torch.stack(own_min).mean()
+    separation = torch.stack(other_min).mean()
+    weight = model.last_layer.weight
+    off_class = sum(
+        weight[c, j].abs() for c in range(3) for j in range(weight.shape[1]) if j // slots != c
+    )
+    expected_slots = (model.slot_logits * scale / config.model.gumbel_tau).softmax(dim=1)
+    ortho = torch.stack(
+        [
+            sum(
+                F.cosine_similarity(expected_slots[c, :, i], expected_slots[c, :, j], dim=0)
+                for i in range(slots)
+                for j in range(i + 1, slots)
+            )
+            for c in range(3)
+        ]
+    ).mean()
+    w = config.loss
+    expected = ce + w.cluster * cluster - w.separation * separation + w.l1 * off_class + ortho
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert stats["separation"] == pytest.approx(-w.separation * separation.item(), rel=1e-5)
+    assert stats["orthogonality"] == pytest.approx(ortho.item(), rel=1e-5)
+    assert stats["loss"] == pytest.approx(loss.item())
 
 
 def test_non_finite_loss_names_the_term(config: Config) -> None:
@@ -106,7 +139,10 @@ def test_zero_weight_terms_are_left_out(config: Config) -> None:
     assert set(stats) == {"cross_entropy", "cluster", "loss"}
 
 
-@pytest.mark.parametrize("variant", ["slot_distributions", "gumbel_samples", "raw_logits"])
+@pytest.mark.parametrize(
+    "variant",
+    ["scaled_distributions", "slot_logits", "slot_distributions", "gumbel_samples", "raw_logits"],
+)
 def test_orthogonality_variants_give_a_finite_term(config: Config, variant: str) -> None:
     model = build_model(config, num_classes=3)
     out = model(torch.randn(2, 3, 32, 32), 5.0)

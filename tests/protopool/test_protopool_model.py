@@ -78,10 +78,64 @@ def test_softmax_ablation_uses_plain_softmax(config: Config) -> None:
     assert torch.allclose(model.slot_distributions(123.0), model.slot_logits.softmax(dim=1))
 
 
-def test_official_distance_mixing_option_runs(config: Config) -> None:
-    model_config = dataclasses.replace(config.model, slot_mixing="distances")
+def reference_logits(model, images: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    """Logits computed the slow way: explicit differences, loops over slots, no einsum."""
+    with torch.no_grad():
+        latent = model.latent(images)  # (B, D, H, W)
+        diff = latent[:, None] - model.prototypes[None, :, :, None, None]  # (B, P, D, H, W)
+        sq_dist = diff.pow(2).sum(dim=2)  # (B, P, H, W)
+
+        def act(d: torch.Tensor) -> torch.Tensor:
+            return torch.log((d + 1) / (d + 1e-4))
+
+        batch, classes, slots_per_class = images.shape[0], model.num_classes, slots.shape[2]
+        scores = torch.zeros(batch, classes * slots_per_class)
+        for b in range(batch):
+            for c in range(classes):
+                for k in range(slots_per_class):
+                    q = slots[c, :, k]
+                    if model.config.slot_mixing == "similarities":
+                        per_proto = act(sq_dist[b]).flatten(1)
+                        value = (q * (per_proto.amax(dim=1) - per_proto.mean(dim=1))).sum()
+                    else:
+                        flat = sq_dist[b].flatten(1)
+                        value = act((q * flat.amin(dim=1)).sum()) - act(
+                            (q * flat.mean(dim=1)).sum()
+                        )
+                    scores[b, c * slots_per_class + k] = value
+        return scores @ model.last_layer.weight.T
+
+
+@pytest.mark.parametrize("mixing", ["similarities", "distances"])
+def test_forward_matches_an_independent_computation(config: Config, mixing: str) -> None:
+    model_config = dataclasses.replace(config.model, slot_mixing=mixing)
+    model = build_model(dataclasses.replace(config, model=model_config), num_classes=3).eval()
+    with torch.no_grad():
+        model.last_layer.weight.add_(0.3 * torch.randn_like(model.last_layer.weight))
+        model.slot_logits.normal_(0, 1)
+    images = torch.randn(2, 3, 32, 32)
+    for scale in (None, 0.7):
+        torch.manual_seed(3)
+        out = model(images, scale)
+        expected = reference_logits(model, images, out.slot_probs)
+        assert torch.allclose(out.logits, expected, rtol=1e-4, atol=1e-4)
+    # The two orders of operations really are different functions.
+    other = dataclasses.replace(
+        model_config, slot_mixing="distances" if mixing == "similarities" else "similarities"
+    )
+    model.config = other
+    torch.manual_seed(3)
+    assert not torch.allclose(model(images, 0.7).logits, out.logits, atol=1e-3)
+
+
+def test_the_softmax_ablation_is_evaluated_with_every_slot_filled(config: Config) -> None:
+    """A 0.5 threshold on a plain softmax over the pool would leave the slots empty."""
+    model_config = dataclasses.replace(config.model, assignment="softmax")
     model = build_model(dataclasses.replace(config, model=model_config), num_classes=3)
-    assert torch.isfinite(model(torch.randn(2, 3, 32, 32), 3.0).logits).all()
+    assert model.slot_distributions(1.0).amax().item() < 0.5
+    hard = model.hard_slots()
+    assert torch.equal(hard.sum(dim=1), torch.ones(3, 2))
+    assert torch.equal(hard.argmax(dim=1), model.slot_logits.argmax(dim=1))
 
 
 def test_gumbel_scale_schedule_follows_square_root() -> None:

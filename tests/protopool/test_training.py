@@ -111,23 +111,30 @@ def test_resume_with_another_config_is_refused_and_changes_nothing(
 def test_model_selection_never_evaluates_on_the_test_set(
     tiny_index: DatasetIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from protopool.training import loop
+    from protopool.training import loop, report
 
-    seen: list[int] = []
+    seen: list[tuple[str, int]] = []
     real_evaluate = loop.evaluate
 
-    def spy(model, loader, settings, description="eval"):
-        seen.append(len(loader.dataset))
-        return real_evaluate(model, loader, settings, description)
+    def spy(where: str):
+        def evaluate(model, loader, settings, description="eval"):
+            seen.append((where, len(loader.dataset)))
+            return real_evaluate(model, loader, settings, description)
 
-    monkeypatch.setattr(loop, "evaluate", spy)
+        return evaluate
+
+    monkeypatch.setattr(loop, "evaluate", spy("selection"))
+    monkeypatch.setattr(report, "evaluate", spy("report"))
     train_run(tiny_config(), tmp_path / "run", index=tiny_index, log=quiet)
-    # Every selection step sees the validation split; the test split comes once, at the end.
+    # Every selection step sees the validation split; the test split comes only in the final
+    # report: the final model and the two kept around projection (Table 3).
     test_size = len(tiny_index.test)
     validation_size = len(tiny_index.train) // 4
-    assert seen[-1] == test_size
-    assert seen[:-1] and set(seen[:-1]) == {validation_size}
     assert validation_size != test_size
+    selection = [size for where, size in seen if where == "selection"]
+    assert selection and set(selection) == {validation_size}
+    assert seen[-3:] == [("report", test_size)] * 3
+    assert all(where == "selection" for where, _ in seen[:-3])
 
 
 def test_reuse_returns_a_finished_run_unchanged(tiny_index: DatasetIndex, tmp_path: Path) -> None:
@@ -166,17 +173,3 @@ def test_non_finite_loss_stops_training(tiny_index: DatasetIndex, tmp_path: Path
     config = tiny_config(lr=1e30, warmup_epochs=0, joint_epochs=3, project=False)
     with pytest.raises(NonFiniteLossError, match="non-finite loss in term"):
         train_run(config, tmp_path / "run", index=tiny_index, log=quiet)
-
-
-def test_batched_augmentation_without_warp_only_flips() -> None:
-    import torch
-
-    from protopool.training.augment import random_flip_affine
-
-    images = torch.randn(16, 3, 8, 8)
-    out = random_flip_affine(images, rotation_deg=0.0, shear_deg=0.0)
-    for original, augmented in zip(images, out, strict=True):
-        same = torch.allclose(augmented, original, atol=1e-5)
-        flipped = torch.allclose(augmented, original.flip(-1), atol=1e-5)
-        assert same or flipped
-    assert out.shape == images.shape

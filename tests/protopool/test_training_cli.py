@@ -62,6 +62,12 @@ def test_train_evaluate_project_and_reuse(
         "sharing_histogram",
     ):
         assert key in report
+    # Table 3: the models kept around projection are scored on the test set too.
+    stages = report["test_by_stage"]
+    assert list(stages) == ["before_projection", "after_projection", "after_finetuning"]
+    assert stages["after_finetuning"] == report["test"]
+    assert all(0 <= stage["accuracy"] <= 1 for stage in stages.values())
+    assert report["empty_slots"] == 0 and report["errors"] == []
 
     before = (run / "evaluation.json").stat().st_mtime_ns
     assert main(["project", str(run)]) == 0
@@ -73,6 +79,25 @@ def test_train_evaluate_project_and_reuse(
 
     assert main([*args, "train.joint_epochs=4", "--reuse"]) == 0
     assert "reused" in capsys.readouterr().out
+
+
+def test_empty_slots_are_an_error_of_evaluate(
+    synthbirds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The softmax ablation read with a 0.5 threshold: flat slots, none above the threshold."""
+    run = tmp_path / "run"
+    softmax = ["model.assignment=softmax", "train.joint_epochs=1", "train.project=false"]
+    args = ["train", "--data", str(synthbirds), "--out", str(run), *TINY, *softmax]
+    assert main([*args, "model.test_assignment=threshold"]) == 1
+    assert "slots hold no prototype" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["empty_slots"] == 3 * 2
+    assert "model.test_assignment=argmax" in captured.err
+
+    # By default the ablation is read with the argmax, as the official code reads every variant.
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads((run / "evaluation.json").read_text())["empty_slots"] == 0
 
 
 def test_evaluating_a_directory_without_a_run_says_what_to_do(
