@@ -32,13 +32,31 @@ def tiny_cnn() -> tuple[nn.Module, int]:
     return nn.Sequential(*layers), channels[-1]
 
 
+def _child(net: nn.Module, name: str) -> nn.Module:
+    """A named submodule of a torchvision network (attributes of a Module are untyped)."""
+    child = getattr(net, name)
+    if not isinstance(child, nn.Module):
+        raise BackboneError(f"torchvision network has no submodule {name!r}")
+    return child
+
+
+def _in_features(net: nn.Module, name: str) -> int:
+    """Input width of the network's classifier: the channels its body ends with."""
+    head = _child(net, name)
+    if isinstance(head, nn.Sequential):
+        head = next(m for m in head if isinstance(m, nn.Linear))
+    if not isinstance(head, nn.Linear):
+        raise BackboneError(f"torchvision network's {name!r} is not a linear classifier")
+    return head.in_features
+
+
 def _resnet(factory: Callable[..., nn.Module]) -> Callable[[], tuple[nn.Module, int]]:
     def build() -> tuple[nn.Module, int]:
         net = factory(weights=None)
         body = nn.Sequential()
         for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
-            body.add_module(name, getattr(net, name))
-        return body, net.fc.in_features
+            body.add_module(name, _child(net, name))
+        return body, _in_features(net, "fc")
 
     return build
 
@@ -48,9 +66,9 @@ def _densenet(factory: Callable[..., nn.Module]) -> Callable[[], tuple[nn.Module
         net = factory(weights=None)
         # torchvision applies this ReLU in DenseNet.forward, after `features`; keep it.
         body = nn.Sequential()
-        body.add_module("features", net.features)
+        body.add_module("features", _child(net, "features"))
         body.add_module("relu", nn.ReLU(inplace=True))
-        return body, net.classifier.in_features
+        return body, _in_features(net, "classifier")
 
     return build
 
@@ -98,7 +116,7 @@ def backbone_names() -> list[str]:
 def imagenet_weights_path(name: str) -> Path:
     """Where torchvision's cache keeps the ImageNet weights of ``name``."""
     enum = getattr(torchvision.models, _IMAGENET_WEIGHTS[name])
-    filename = enum.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    filename = str(enum.IMAGENET1K_V1.url).rsplit("/", 1)[-1]
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
@@ -138,7 +156,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_into(name: str, body: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    target = body.features if name.startswith(("densenet", "vgg")) else body
+    target = _child(body, "features") if name.startswith(("densenet", "vgg")) else body
     if name.startswith(("densenet", "vgg")):
         state = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     try:

@@ -16,7 +16,7 @@ from protopool.config import Config, config_from_dict
 from protopool.models import ProtoPool, build_model
 from protopool.rundir import write_atomic
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CheckpointError(ValueError):
@@ -35,6 +35,9 @@ class Progress:
         best_loss: Validation cross-entropy of that model (breaks accuracy ties).
         stale_epochs: Epochs since the validation accuracy last improved.
         lr_scale: Accumulated plateau decay of the learning rates.
+        phases: Names of the run's phases, so a resume with another phase list is refused.
+        metrics_lines: Lines of ``metrics.jsonl`` written when the checkpoint was saved.
+        numpy_rng: State of the run's numpy generator (mixup draws).
     """
 
     phase: int = 0
@@ -44,7 +47,9 @@ class Progress:
     best_loss: float = float("inf")
     stale_epochs: int = 0
     lr_scale: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    phases: list[str] = field(default_factory=list)
+    metrics_lines: int = 0
+    numpy_rng: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,7 +96,10 @@ def read_checkpoint(path: Path) -> Checkpoint:
     except Exception as exc:  # corrupt files raise anything from EOFError to RuntimeError
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} is not a protopool checkpoint (format {FORMAT_VERSION})")
+        raise CheckpointError(
+            f"{path} is not a protopool checkpoint of format {FORMAT_VERSION}; checkpoints of "
+            "older versions cannot be resumed: retrain the run with --overwrite"
+        )
     return Checkpoint(
         model_state=payload["model_state"],
         config=config_from_dict(payload["config"]),

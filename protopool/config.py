@@ -289,7 +289,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        plain: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return plain
 
     def fingerprint(self) -> str:
         """Stable hash of every resolved field."""
@@ -393,4 +394,4 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 
 def config_to_yaml(config: Config) -> str:
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    return str(yaml.safe_dump(config.to_dict(), sort_keys=False))

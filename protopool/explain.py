@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -44,9 +44,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     return Run(model, checkpoint.config, list(checkpoint.class_names))
 
 
-def prototype_provenance(run_dir: str | Path) -> list[dict]:
+def prototype_provenance(run_dir: str | Path) -> list[dict[str, Any]]:
     """Per-prototype provenance written by projection (image id, patch, distance, classes)."""
-    return read_json(RunPaths(run_dir).projection)["prototypes"]
+    records: list[dict[str, Any]] = read_json(RunPaths(run_dir).projection)["prototypes"]
+    return records
 
 
 def _as_run(run_or_model: Run | ProtoPool | str | Path) -> tuple[ProtoPool, DataConfig]:

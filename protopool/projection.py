@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -52,7 +53,7 @@ class ProjectedPrototype:
     classes: list[int]
     class_names: list[str]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -70,7 +71,7 @@ class ProjectionResult:
     pruned: list[int]
     never_reached: list[int]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The content of ``projection.json``."""
         return {
             "prototypes": [record.to_dict() for record in self.prototypes],

@@ -31,7 +31,7 @@ class RunDirError(ValueError):
     """A run directory is missing or incomplete; the message says what to run first."""
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write through ``write(file)`` to a temporary sibling, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

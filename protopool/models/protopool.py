@@ -49,6 +49,9 @@ class ProtoPool(nn.Module):
         image_size: Side of the square inputs the model accepts.
     """
 
+    class_identity: torch.Tensor
+    prototype_ids: torch.Tensor
+
     def __init__(self, config: ModelConfig, num_classes: int, image_size: int) -> None:
         super().__init__()
         self.config = config
@@ -58,9 +61,11 @@ class ProtoPool(nn.Module):
         self.similarity = similarities.get(config.similarity)
         self.features, channels = build_backbone(config.backbone, config.weights)
         depth = config.prototype_depth
-        self.add_on = nn.Sequential(nn.Conv2d(channels, depth, kernel_size=1), nn.Sigmoid())
-        nn.init.kaiming_normal_(self.add_on[0].weight, mode="fan_out", nonlinearity="relu")
-        nn.init.zeros_(self.add_on[0].bias)
+        projection = nn.Conv2d(channels, depth, kernel_size=1)
+        nn.init.kaiming_normal_(projection.weight, mode="fan_out", nonlinearity="relu")
+        if projection.bias is not None:
+            nn.init.zeros_(projection.bias)
+        self.add_on = nn.Sequential(projection, nn.Sigmoid())
         # Uniform in [0, 1) matches the sigmoid range of the latent patches.
         self.prototypes = nn.Parameter(torch.rand(config.num_prototypes, depth))
         self.slot_logits = nn.Parameter(
@@ -68,8 +73,9 @@ class ProtoPool(nn.Module):
         )
         nn.init.xavier_normal_(self.slot_logits)
         self.last_layer = nn.Linear(num_classes * config.slots_per_class, num_classes, bias=False)
-        self.register_buffer("class_identity", self._class_identity(), persistent=False)
-        self.last_layer.weight.data.copy_(self.class_identity)
+        identity = self._class_identity()
+        self.register_buffer("class_identity", identity, persistent=False)
+        self.last_layer.weight.data.copy_(identity)
         # Original pool index of each prototype, so provenance survives pruning.
         self.register_buffer("prototype_ids", torch.arange(config.num_prototypes))
 

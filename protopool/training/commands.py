@@ -25,7 +25,7 @@ from protopool.training.report import evaluation_report
 from protopool.training.runs import load_config_for_run, open_index, train_run
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = subparsers.add_parser(
         "train",
         help="train a ProtoPool model (warm-up, joint, projection, last-layer fine-tuning)",

@@ -68,17 +68,23 @@ class RepeatedShuffle(Sampler[int]):
         return iter(order.tolist())
 
 
-class CachedDataset(Dataset):
+Item = tuple[object, int]
+"""A dataset item: the transformed image (a tensor after :func:`eval_transform`) and its label."""
+
+ImageLoader = DataLoader[Item]
+
+
+class CachedDataset(Dataset[Item]):
     """Keeps every transformed item in memory after its first load (small datasets only)."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: ImageDataset) -> None:
         self.dataset = dataset
-        self.items: dict[int, tuple[torch.Tensor, int]] = {}
+        self.items: dict[int, Item] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> Item:
         if index not in self.items:
             self.items[index] = self.dataset[index]
         return self.items[index]
@@ -91,10 +97,10 @@ class RunData:
     train: list[Sample]
     validation: list[Sample]
     test: list[Sample]
-    train_loader: DataLoader
-    validation_loader: DataLoader | None
-    projection_loader: DataLoader
-    test_loader: DataLoader
+    train_loader: ImageLoader
+    validation_loader: ImageLoader | None
+    projection_loader: ImageLoader
+    test_loader: ImageLoader
 
 
 def make_loader(
@@ -103,14 +109,13 @@ def make_loader(
     train: bool,
     seed: int = 0,
     pin_memory: bool = False,
-) -> DataLoader:
+) -> ImageLoader:
     """One loader; training loaders shuffle with a seeded generator and drop the last batch.
 
     A training loader draws every sample ``config.epoch_repeats`` times per epoch.
     """
-    dataset: Dataset = ImageDataset(samples, eval_transform(config), config.crop_to_bbox)
-    if config.cache_images:
-        dataset = CachedDataset(dataset)
+    images = ImageDataset(samples, eval_transform(config), config.crop_to_bbox)
+    dataset: Dataset[Item] = CachedDataset(images) if config.cache_images else images
     batch = config.batch_size if train else config.eval_batch_size
     generator = torch.Generator().manual_seed(seed)
     sampler = RepeatedShuffle(len(samples), config.epoch_repeats, generator) if train else None

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from protopool.config import LossConfig
@@ -17,11 +16,18 @@ from protopool.execution import StepSettings, autocast, to_device
 from protopool.losses import Targets, mixup, plain_targets, protopool_loss
 from protopool.models import ProtoPool
 from protopool.training.augment import augment_batch
+from protopool.training.data import ImageLoader
+
+# What a loader yields once its items are collated: images (B, 3, S, S) and labels (B,).
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def progress_bar(loader: DataLoader, description: str) -> Iterator:
+def progress_bar(loader: ImageLoader, description: str) -> Iterator[Batch]:
     """A progress bar on a terminal, a plain iterator otherwise (logs stay clean)."""
-    return tqdm(loader, desc=description, leave=False, disable=not sys.stderr.isatty())
+    bar: Iterator[Batch] = tqdm(
+        loader, desc=description, leave=False, disable=not sys.stderr.isatty()
+    )
+    return bar
 
 
 def set_train_mode(model: ProtoPool, frozen_norms_eval: bool = False) -> None:
@@ -66,14 +72,14 @@ def train_step(
         output = model(images, scale)
     loss, stats = protopool_loss(output, targets, model, weights, scale)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    torch.autograd.backward(loss)
     optimizer.step()
     return stats
 
 
 def train_one_epoch(
     model: ProtoPool,
-    loader: DataLoader,
+    loader: ImageLoader,
     optimizer: torch.optim.Optimizer,
     scale: float | None,
     weights: LossConfig,
@@ -109,7 +115,7 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: ProtoPool, loader: DataLoader, settings: StepSettings, description: str = "eval"
+    model: ProtoPool, loader: ImageLoader, settings: StepSettings, description: str = "eval"
 ) -> dict[str, float]:
     """Accuracy and cross-entropy with the hard test-time assignment.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from protopool.checkpoint import (
 )
 from protopool.config import Config
 from protopool.execution import StepSettings
-from protopool.models import ProtoPool, build_model, gumbel_scale
+from protopool.models import ProtoPool, gumbel_scale
 from protopool.projection import project_prototypes
 from protopool.rundir import RunPaths, append_jsonl, count_lines, truncate_jsonl, write_json
 from protopool.training.data import RunData
@@ -51,13 +52,21 @@ def check_resumable(checkpoint: Checkpoint, config: Config, class_names: list[st
         CheckpointError: Naming what differs and how to go on.
     """
     check_compatible(checkpoint, config, class_names)
-    stored = checkpoint.progress.extra.get("phases")
+    stored = checkpoint.progress.phases
     current = [phase.name for phase in build_phases(config)]
-    if stored is not None and stored != current:
+    if stored != current:
         raise CheckpointError(
             f"cannot resume: the run's phases are {stored} but this config gives {current}; "
             "keep train.project and the phases with zero epochs as they were, or start a new run"
         )
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """What a resumed phase restores before its first epoch."""
+
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
 
 
 @dataclass
@@ -70,15 +79,13 @@ class Trainer:
     paths: RunPaths
     device: torch.device
     rng: np.random.Generator
-    log: Any = print
-    model: ProtoPool | None = None
+    model: ProtoPool
+    log: Callable[[str], object] = print
 
     def __post_init__(self) -> None:
         self.phases = build_phases(self.config)
         self.progress = Progress()
-        if self.model is None:
-            self.model = build_model(self.config, len(self.class_names)).to(self.device)
-        self._resume_state: dict[str, Any] | None = None
+        self._resume_state: ResumeState | None = None
 
     @property
     def settings(self) -> StepSettings:
@@ -108,29 +115,24 @@ class Trainer:
         self.model.config = self.config.model
         self.progress = checkpoint.progress
         # Epochs logged after this checkpoint will run again: drop their lines.
-        metrics_lines = checkpoint.progress.extra.get("metrics_lines")
-        if metrics_lines is not None:
-            truncate_jsonl(self.paths.metrics, metrics_lines)
-        rng_state = checkpoint.progress.extra.get("numpy_rng")
-        if rng_state:
-            self.rng.bit_generator.state = rng_state
+        truncate_jsonl(self.paths.metrics, checkpoint.progress.metrics_lines)
+        if checkpoint.progress.numpy_rng:
+            self.rng.bit_generator.state = checkpoint.progress.numpy_rng
         if checkpoint.rng_state:
             torch.set_rng_state(checkpoint.rng_state["torch"])
-        self._resume_state = {
-            "optimizer": checkpoint.optimizer_state,
-            "scheduler": checkpoint.scheduler_state,
-        }
+        if checkpoint.optimizer_state is not None and checkpoint.scheduler_state is not None:
+            self._resume_state = ResumeState(checkpoint.optimizer_state, checkpoint.scheduler_state)
         self.log(f"resuming at phase {self.progress.phase} epoch {self.progress.phase_epoch}")
 
     def _save(
         self,
         path: Path,
         optimizer: torch.optim.Optimizer | None = None,
-        scheduler: Any = None,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     ) -> None:
-        self.progress.extra["numpy_rng"] = self.rng.bit_generator.state
-        self.progress.extra["metrics_lines"] = count_lines(self.paths.metrics)
-        self.progress.extra["phases"] = [phase.name for phase in self.phases]
+        self.progress.numpy_rng = dict(self.rng.bit_generator.state)
+        self.progress.metrics_lines = count_lines(self.paths.metrics)
+        self.progress.phases = [phase.name for phase in self.phases]
         save_checkpoint(
             path, self.model, self.config, self.class_names, self.progress, optimizer, scheduler
         )
@@ -196,9 +198,9 @@ class Trainer:
     def _train_phase(self, phase: Phase) -> None:
         optimizer = make_optimizer(self.model, phase, self.config.train.lr)
         scheduler = make_scheduler(optimizer, phase)
-        if self._resume_state and self.progress.phase_epoch > 0:
-            optimizer.load_state_dict(self._resume_state["optimizer"])
-            scheduler.load_state_dict(self._resume_state["scheduler"])
+        if self._resume_state is not None and self.progress.phase_epoch > 0:
+            optimizer.load_state_dict(self._resume_state.optimizer)
+            scheduler.load_state_dict(self._resume_state.scheduler)
         self._resume_state = None
         train = self.config.train
         for epoch in range(self.progress.phase_epoch, phase.epochs):

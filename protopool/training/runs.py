@@ -47,7 +47,7 @@ def run_fingerprint(config: Config, index: DatasetIndex) -> dict[str, str]:
 def is_reusable(paths: RunPaths, fingerprint: dict[str, str]) -> bool:
     if not paths.done.is_file() or not paths.best.is_file():
         return False
-    return read_json(paths.done).get("fingerprint") == fingerprint
+    return bool(read_json(paths.done).get("fingerprint") == fingerprint)
 
 
 def prepare_run_dir(paths: RunPaths, config: Config, class_names: list[str], fresh: bool) -> None:
@@ -91,7 +91,8 @@ def train_run(
     fingerprint = run_fingerprint(config, index)
     if reuse and is_reusable(paths, fingerprint):
         log(f"reused finished run {out} (config and dataset unchanged)")
-        return read_json(paths.evaluation)
+        report: dict[str, Any] = read_json(paths.evaluation)
+        return report
     exists = paths.config.is_file()
     if exists and not (resume or reuse or overwrite):
         raise RunDirError(
@@ -111,7 +112,7 @@ def train_run(
         check_resumable(checkpoint, config, index.class_names)
     prepare_run_dir(paths, config, index.class_names, fresh=checkpoint is None)
     data = build_run_data(index, config.data, config.train.seed, device.type == "cuda")
-    trainer = Trainer(config, data, index.class_names, paths, device, rng, log, model)
+    trainer = Trainer(config, data, index.class_names, paths, device, rng, model, log)
     if checkpoint is not None:
         trainer.resume(checkpoint)
     report = trainer.run()
