@@ -20,8 +20,9 @@ def prepare_broker_folders(sender: Celery | None = None, **_: object) -> None:
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        if key in options:
-            os.makedirs(options[key], exist_ok=True)
+        folder = options.get(key)
+        if isinstance(folder, str):
+            os.makedirs(folder, exist_ok=True)
     backend = settings.CELERY_RESULT_BACKEND
     if backend.startswith("file://"):
         os.makedirs(backend.removeprefix("file://"), exist_ok=True)

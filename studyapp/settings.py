@@ -99,11 +99,16 @@ MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 STORAGE = env_choice("STORAGE", "local", ("local", "s3"))
+# Storage options are keyword arguments of the backend's constructor, so their values vary.
+_default_storage: dict[str, str | dict[str, object]]
 if STORAGE == "s3":
+    _bucket_name = env_str("AWS_STORAGE_BUCKET_NAME", "")
+    if not _bucket_name:
+        raise ImproperlyConfigured("STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME", ""),
+            "bucket_name": _bucket_name,
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
             "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
             # Overlays must not be guessable or listable: private objects, signed URLs.
@@ -112,8 +117,6 @@ if STORAGE == "s3":
             "file_overwrite": False,
         },
     }
-    if not _default_storage["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -141,7 +144,7 @@ CELERY_RESULT_BACKEND = env_str(
     if CELERY_BROKER_URL.startswith("filesystem")
     else CELERY_BROKER_URL,
 )
-CELERY_BROKER_TRANSPORT_OPTIONS = (
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | bool | int] = (
     {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),

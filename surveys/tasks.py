@@ -8,6 +8,6 @@ from celery import shared_task
 
 
 @shared_task(name="surveys.echo")
-def echo(payload: dict) -> dict:
+def echo(payload: dict[str, object]) -> dict[str, object]:
     """Round-trip a payload through a worker: proves the queue and the result backend work."""
     return {"payload": payload, "worker": socket.gethostname()}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.db import connections
 
 from studyapp.celery import app as celery_app
 
-BROKER_TIMEOUT_S = 2.0
+BROKER_TIMEOUT_S = 2
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ComponentHealth:
     latency_ms: float
 
 
-def _timed(name: str, probe) -> ComponentHealth:
+def _timed(name: str, probe: Callable[[], str]) -> ComponentHealth:
     started = time.perf_counter()
     try:
         detail = probe()
@@ -45,15 +46,15 @@ def _probe_broker(url: str | None) -> str:
         connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
         driver = connection.transport.driver_name
         if driver == "filesystem":
-            _check_broker_folders(connection.transport_options)
+            _check_broker_folders(connection.transport_options or {})
         return driver
 
 
-def _check_broker_folders(options: dict) -> None:
+def _check_broker_folders(options: Mapping[str, object]) -> None:
     # The file-system transport "connects" even when its folders are gone; a send would fail.
     for key in ("data_folder_in", "data_folder_out"):
         folder = options.get(key)
-        if folder and not os.access(folder, os.W_OK):
+        if isinstance(folder, str | os.PathLike) and folder and not os.access(folder, os.W_OK):
             raise OSError(f"broker folder {folder} is missing or not writable")
 
 

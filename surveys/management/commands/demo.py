@@ -16,11 +16,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.celery import app as celery_app
 
@@ -33,7 +34,7 @@ DEMO_CONFIG = "configs/synthbirds-cpu.yaml"
 class Command(BaseCommand):
     help = "Run the platform end to end on the embedded default (SQLite, file broker, local media)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--classes", type=int, default=20)
         parser.add_argument("--images-per-class", type=int, default=60)
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             help="start everything, verify /healthz and the worker, then stop (no serving)",
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         demo_dir = settings.VAR_DIR / "demo"
         demo_dir.mkdir(parents=True, exist_ok=True)
         data_dir = self._synthesize(demo_dir, options)
@@ -55,7 +56,7 @@ class Command(BaseCommand):
         self._step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         password = self._ensure_researcher(demo_dir)
-        children: list[subprocess.Popen] = []
+        children: list[subprocess.Popen[bytes]] = []
         try:
             children.append(self._start_worker(demo_dir))
             self._ping_worker()
@@ -78,7 +79,7 @@ class Command(BaseCommand):
         if completed.returncode != 0:
             raise CommandError(f"step failed (exit {completed.returncode}): {' '.join(argv)}")
 
-    def _synthesize(self, demo_dir: Path, options: dict) -> Path:
+    def _synthesize(self, demo_dir: Path, options: dict[str, Any]) -> Path:
         spec = f"c{options['classes']}-k{options['images_per_class']}-s{options['size']}"
         data_dir = demo_dir / f"synthbirds-{spec}-seed{options['seed']}"
         if (data_dir / "images.txt").exists():
@@ -142,7 +143,7 @@ class Command(BaseCommand):
             users.objects.create_superuser(DEMO_USERNAME, "researcher@example.org", password)
         return password
 
-    def _start_worker(self, demo_dir: Path) -> subprocess.Popen:
+    def _start_worker(self, demo_dir: Path) -> subprocess.Popen[bytes]:
         self._step("Starting a Celery worker on the file-system broker")
         # The child keeps its own copy of the log's descriptor; ours can close at once.
         with open(demo_dir / "worker.log", "w") as log:
@@ -174,7 +175,7 @@ class Command(BaseCommand):
             raise CommandError(f"the Celery worker did not answer: {exc}") from exc
         self.stdout.write(f"    worker {reply['worker']} answered a task")
 
-    def _start_server(self, demo_dir: Path, port: int) -> subprocess.Popen:
+    def _start_server(self, demo_dir: Path, port: int) -> subprocess.Popen[bytes]:
         self._step(f"Serving the site on 127.0.0.1:{port}")
         with open(demo_dir / "server.log", "w") as log:
             return subprocess.Popen(
@@ -206,7 +207,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"    health        {base}/healthz")
 
-    def _serve_forever(self, children: list[subprocess.Popen]) -> None:
+    def _serve_forever(self, children: list[subprocess.Popen[bytes]]) -> None:
         self.stdout.write("Press Ctrl-C to stop.")
         try:
             while all(child.poll() is None for child in children):
@@ -216,7 +217,7 @@ class Command(BaseCommand):
         raise CommandError("a demo process stopped unexpectedly; see var/demo/*.log")
 
 
-def _stop(child: subprocess.Popen) -> None:
+def _stop(child: subprocess.Popen[bytes]) -> None:
     if child.poll() is not None:
         return
     child.send_signal(signal.SIGTERM)
