@@ -39,10 +39,13 @@ demo-check: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# House rules: lint, formatting and strict types on the four packages (CI runs this first).
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
-# Every benchmark prints its figures; none of them is a test. `make bench` takes about 10 minutes.
+# Every benchmark prints its figures; none of them is a test. `make bench` takes about 30 minutes.
 bench: venv
 	$(PY) bench/bench_synth.py
 	$(PY) bench/bench_engine.py all

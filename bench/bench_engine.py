@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,16 +62,42 @@ class PlainHead(nn.Module):
         return self.fc(self.add_on(self.features(images)).mean(dim=(2, 3)))
 
 
-def _timed(step, repeats: int) -> list[float]:
-    times = []
+def _seconds(step: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
+
+
+def interleaved(
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    repeats: int,
+    warmup: int = 1,
+) -> dict[str, Any]:
+    """Time two steps as A, B, A, B, ... after a warm-up of each; the ratio of the medians.
+
+    Interleaving lets both see the same load on a shared machine; the min-max of the ratios of
+    each pair shows how much that load moved them.
+    """
+    for _ in range(warmup):
+        ours()
+        baseline()
+    a, b = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return times
+        a.append(_seconds(ours))
+        b.append(_seconds(baseline))
+    pairs = [x / y for x, y in zip(a, b, strict=True)]
+    return {
+        "ours_s": statistics.median(a),
+        "baseline_s": statistics.median(b),
+        "ratio": statistics.median(a) / statistics.median(b),
+        "ratio_min": min(pairs),
+        "ratio_max": max(pairs),
+        "repeats": repeats,
+    }
 
 
-def bench_head(repeats: int = 12) -> dict:
+def bench_head(repeats: int) -> dict[str, Any]:
     """1. ProtoPool train step / plain-head train step, interleaved to share machine load."""
     config = cub_like("resnet18", 224, 16)
     model = build_model(config, 200)
@@ -92,18 +120,10 @@ def bench_head(repeats: int = 12) -> dict:
 
     model.train()
     plain.train()
-    for step in (protopool_step, plain_step):
-        _timed(step, 2)
-    ours, theirs = [], []
-    for _ in range(repeats):
-        ours += _timed(protopool_step, 1)
-        theirs += _timed(plain_step, 1)
-    ratio = statistics.median(ours) / statistics.median(theirs)
+    timing = interleaved(protopool_step, plain_step, repeats, warmup=2)
     return {
-        "figure": "head overhead (ResNet-18, batch 16, 224 px, CPU)",
-        "protopool_step_s": statistics.median(ours),
-        "plain_step_s": statistics.median(theirs),
-        "ratio": ratio,
+        "figure": "head overhead (ResNet-18, batch 16, 224 px, CPU): ProtoPool step / plain step",
+        **timing,
         "target": 1.05,
     }
 
@@ -116,7 +136,7 @@ def _synth_data(root: Path) -> Path:
     return root
 
 
-def bench_loop(data_root: Path) -> dict:
+def bench_loop(data_root: Path, repeats: int) -> dict[str, Any]:
     """2. A real epoch (loading, schedule, logging, checkpoint) vs steps x bare step time."""
     from protopool.checkpoint import Progress, save_checkpoint
     from protopool.data import open_dataset
@@ -150,18 +170,12 @@ def bench_loop(data_root: Path) -> dict:
             file.write(json.dumps(stats) + "\n")
         save_checkpoint(run / "last.pt", model, config, index.class_names, Progress(), optimizer)
 
-    bare, full = [], []
     with tempfile.TemporaryDirectory() as run:
-        for _ in range(3):
-            bare += _timed(bare_epoch, 1)
-            full += _timed(lambda: full_epoch(Path(run)), 1)
-    ratio = statistics.median(full) / statistics.median(bare)
+        timing = interleaved(lambda: full_epoch(Path(run)), bare_epoch, repeats, warmup=0)
     return {
-        "figure": "loop overhead (synthbirds-cpu config, tiny CNN, 64 px, 2 threads)",
+        "figure": "loop overhead (synthbirds-cpu config, 64 px, 2 threads): epoch / bare steps",
         "steps": len(batches),
-        "bare_epoch_s": statistics.median(bare),
-        "full_epoch_s": statistics.median(full),
-        "ratio": ratio,
+        **timing,
         "target": 1.10,
     }
 
@@ -180,7 +194,7 @@ class NoiseImages(torch.utils.data.Dataset):
         return torch.randn(3, self.size, self.size, generator=generator), index % 200
 
 
-def _projection_child(images: int, size: int) -> dict:
+def _projection_child(images: int, size: int, repeats: int) -> dict[str, Any]:
     from protopool.data.base import Sample
     from protopool.projection import project_prototypes
 
@@ -188,35 +202,37 @@ def _projection_child(images: int, size: int) -> dict:
     model = build_model(config, 200).eval()
     loader = torch.utils.data.DataLoader(NoiseImages(images, size), batch_size=32)
     samples = [Sample(str(i), Path(f"{i}.png"), i % 200) for i in range(images)]
-    with torch.no_grad():
-        for batch, _ in loader:  # warm-up pass; also primes the allocator
-            model(batch)
-            break
-    started = time.perf_counter()
-    with torch.no_grad():
+    settings = StepSettings(torch.device("cpu"))
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+
+    @torch.no_grad()
+    def inference() -> None:
         for batch, _ in loader:
             model(batch)
-    inference = time.perf_counter() - started
-    started = time.perf_counter()
-    project_prototypes(
-        model, loader, samples, [str(c) for c in range(200)], StepSettings(torch.device("cpu"))
-    )
-    projection = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def projection() -> None:
+        # Every repetition projects the same untouched model (projection prunes in place).
+        model.resize_pool(state["prototypes"].shape[0])
+        model.load_state_dict(state)
+        project_prototypes(model, loader, samples, [str(c) for c in range(200)], settings)
+
+    timing = interleaved(projection, inference, repeats, warmup=1 if repeats > 1 else 0)
     return {
         "images": images,
-        "inference_s": inference,
-        "projection_s": projection,
-        "peak_rss_mib": peak_mib,
+        **timing,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def bench_projection(size: int = 112, base: int = 256) -> dict:
-    """3. Projection vs inference over the same images; peak RSS at 1x and 4x the set."""
+def bench_projection(repeats: int, size: int = 112, base: int = 256) -> dict[str, Any]:
+    """3. Projection vs inference over the same images; peak RSS at 1x and 4x the set.
+
+    Timing comes from the larger set; the smaller one runs once, for its peak memory.
+    """
     runs = []
-    for images in (base, 4 * base):
+    for images, count in ((base, 1), (4 * base, repeats)):
         output = subprocess.run(
-            [sys.executable, __file__, "_projection_child", str(images), str(size)],
+            [sys.executable, __file__, "_projection_child", str(images), str(size), str(count)],
             check=True,
             capture_output=True,
             text=True,
@@ -224,15 +240,17 @@ def bench_projection(size: int = 112, base: int = 256) -> dict:
         runs.append(json.loads(output.strip().splitlines()[-1]))
     large = runs[-1]
     return {
-        "figure": f"projection cost (ResNet-18, {size} px, 202 prototypes, CPU)",
+        "figure": f"projection / inference (ResNet-18, {size} px, 202 prototypes, CPU)",
         "runs": runs,
-        "ratio": large["projection_s"] / large["inference_s"],
+        "ratio": large["ratio"],
+        "ratio_min": large["ratio_min"],
+        "ratio_max": large["ratio_max"],
         "target": 1.2,
         "peak_rss_growth_4x": runs[1]["peak_rss_mib"] / runs[0]["peak_rss_mib"],
     }
 
 
-def bench_gpu(steps: int = 20) -> dict:
+def bench_gpu(steps: int = 20) -> dict[str, Any]:
     """4. bf16 autocast + channels-last training throughput of ResNet-50 at 224 px, batch 80."""
     if not torch.cuda.is_available():
         return {"figure": "GPU throughput", "skipped": "no CUDA device available"}
@@ -259,23 +277,36 @@ def bench_gpu(steps: int = 20) -> dict:
     }
 
 
-def bench_quality(data_root: Path, out: Path) -> dict:
-    """5. Train synthbirds-cpu end to end on 2 threads; report accuracy, slots and time."""
+def bench_quality(data_root: Path, out: Path, seeds: list[int]) -> dict[str, Any]:
+    """5. Train synthbirds-cpu end to end on 2 threads per seed; accuracy, slots and time."""
     from protopool.data import open_dataset
     from protopool.training.runs import train_run
 
-    config = load_config(REPO / "configs/synthbirds-cpu.yaml", [f"data.root={data_root}"])
     index = open_dataset(_synth_data(data_root))
-    started = time.perf_counter()
-    report = train_run(config, out, overwrite=True, index=index)
-    minutes = (time.perf_counter() - started) / 60
+    runs = []
+    for seed in seeds:
+        config = load_config(
+            REPO / "configs/synthbirds-cpu.yaml", [f"data.root={data_root}", f"train.seed={seed}"]
+        )
+        started = time.perf_counter()
+        report = train_run(config, out / f"seed-{seed}", overwrite=True, index=index)
+        stages = report["test_by_stage"]
+        runs.append(
+            {
+                "seed": seed,
+                "train_minutes": (time.perf_counter() - started) / 60,
+                "test_accuracy": report["test"]["accuracy"],
+                "before_projection": stages["before_projection"]["accuracy"],
+                "after_projection": stages["after_projection"]["accuracy"],
+                "mean_max_slot_probability": report["mean_max_slot_probability"],
+                "classes_with_repeated_prototype": report["classes_with_repeated_prototype"],
+                "empty_slots": report["empty_slots"],
+                "prototypes_used": report["prototypes_used"],
+            }
+        )
     return {
-        "figure": "synthbirds-cpu quality (20 classes, 2 CPU threads)",
-        "train_minutes": minutes,
-        "test_accuracy": report["test"]["accuracy"],
-        "mean_max_slot_probability": report["mean_max_slot_probability"],
-        "classes_with_repeated_prototype": report["classes_with_repeated_prototype"],
-        "prototypes_used": report["prototypes_used"],
+        "figure": "synthbirds-cpu quality (20 classes, 2 CPU threads, orthogonality weight 1)",
+        "runs": runs,
         "targets": "accuracy >= 0.95, minutes < 10, slot prob >= 0.99, no repeats",
     }
 
@@ -287,19 +318,21 @@ def main() -> None:
         choices=["head", "loop", "projection", "gpu", "quality", "all", "_projection_child"],
     )
     parser.add_argument("args", nargs="*")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (>= 5)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", type=Path, default=REPO / "var/bench/synthbirds")
-    parser.add_argument("--out", type=Path, default=REPO / "var/bench/run-synthbirds-cpu")
+    parser.add_argument("--out", type=Path, default=REPO / "var/bench/runs-synthbirds-cpu")
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     if args.which == "_projection_child":
-        print(json.dumps(_projection_child(int(args.args[0]), int(args.args[1]))))
+        print(json.dumps(_projection_child(*(int(arg) for arg in args.args[:3]))))
         return
     jobs = {
-        "head": bench_head,
-        "loop": lambda: bench_loop(args.data),
-        "projection": bench_projection,
+        "head": lambda: bench_head(max(args.repeats, 12)),
+        "loop": lambda: bench_loop(args.data, args.repeats),
+        "projection": lambda: bench_projection(args.repeats),
         "gpu": bench_gpu,
-        "quality": lambda: bench_quality(args.data, args.out),
+        "quality": lambda: bench_quality(args.data, args.out, args.seeds),
     }
     names = ["head", "loop", "projection", "gpu"] if args.which == "all" else [args.which]
     for name in names:

@@ -173,14 +173,15 @@ class LossConfig:
         separation: Weight of the separation cost, which is *subtracted*.
         l1: Weight of the L1 penalty on the last layer's off-class weights.
         orthogonality: Weight of the slot orthogonality loss (0 is the Table 4 ablation).
-        orthogonality_on: What Eq. (2), the sum over slot pairs of the cosine of two slots'
-            distributions averaged over classes, is applied to. ``scaled_distributions``: the
-            distributions the Gumbel-softmax samples at the epoch's scale ``s``, without the
-            noise, ``softmax(s * theta / tau)``; ``slot_distributions``: the unscaled
-            ``softmax(theta)``, whose gradient is about ``1/P`` of that and barely moves the
-            slots at weight 1; ``gumbel_samples``: the sampled slots of each batch;
-            ``raw_logits``: the official code's mean cosine of the raw slot logits, minus the
-            diagonal.
+        orthogonality_on: What Eq. (2), the sum over a class's slot pairs of their cosine
+            (averaged over classes), is applied to. ``slot_logits``: the vectors the paper's
+            Gumbel-softmax takes, ``s * theta`` (the scale cancels in a cosine);
+            ``raw_logits``: the official code's form, the same cosines as a mean over all
+            slot pairs with the diagonal subtracted, i.e. ``2 / K`` times ``slot_logits``;
+            ``slot_distributions``: ``softmax(theta)``, near uniform while the logits are
+            small, so its cosines stay near 1 and its gradient is ~1/P of classification's;
+            ``gumbel_samples``: the sampled slots of each batch, one-hot once the scale is
+            large, so two slots that share a prototype get no gradient.
         mixup: Train on mixup pairs (official code).
         mixup_alpha: Beta(alpha, alpha) mixing coefficient.
     """
@@ -190,7 +191,7 @@ class LossConfig:
     separation: float = 0.08
     l1: float = 1e-4
     orthogonality: float = 1.0
-    orthogonality_on: str = "scaled_distributions"
+    orthogonality_on: str = "slot_logits"
     mixup: bool = True
     mixup_alpha: float = 0.5
 
@@ -199,13 +200,7 @@ class LossConfig:
             "loss",
             "orthogonality_on",
             self.orthogonality_on,
-            (
-                "scaled_distributions",
-                "slot_logits",
-                "slot_distributions",
-                "gumbel_samples",
-                "raw_logits",
-            ),
+            ("slot_logits", "raw_logits", "slot_distributions", "gumbel_samples"),
         )
         if self.mixup:
             _positive("loss", "mixup_alpha", self.mixup_alpha)

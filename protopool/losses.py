@@ -129,26 +129,20 @@ def raw_logit_orthogonality(slot_logits: torch.Tensor) -> torch.Tensor:
     return cosines.sum() / (slots * classes) - 1
 
 
-def orthogonality(
-    output: ProtoPoolOutput, model: ProtoPool, variant: str, scale: float | None
-) -> torch.Tensor:
+def orthogonality(output: ProtoPoolOutput, model: ProtoPool, variant: str) -> torch.Tensor:
     """The orthogonality term of ``loss.orthogonality_on`` (see :class:`LossConfig`)."""
     if variant == "raw_logits":
         return raw_logit_orthogonality(model.slot_logits)
-    if variant == "slot_logits":
-        return slot_orthogonality(model.slot_logits)
     if variant == "gumbel_samples":
         return slot_orthogonality(output.slot_probs)
     if variant == "slot_distributions":
         return slot_orthogonality(model.slot_logits.softmax(dim=1))
-    # Eq. (2) on the distributions the Gumbel trick draws from at this epoch's scale. Unscaled,
-    # softmax(theta) of near-zero logits is close to uniform: the term starts at K(K-1)/2 and
-    # its gradient on theta is ~1/P of the classification gradient, too weak to part two
-    # slots that agree. At the scale the slots are sampled with, it acts where they live; and
-    # unlike a saturated sample it keeps a gradient once two slots agree on a prototype.
-    return slot_orthogonality(
-        model.expected_slots(scale if scale is not None else model.config.gumbel_scale_max)
-    )
+    # Eq. (2) on the vectors q the paper's Gumbel-softmax takes, the slot logits (the Gumbel
+    # scale drops out of a cosine). Neither probability form trains: softmax(theta) of
+    # near-zero logits is close to uniform, so every pair's cosine is near 1 whatever its
+    # winners and the gradient is ~1/P of classification's; at the Gumbel scale the slots are
+    # one-hot from the first epoch and a pair that shares a winner has no gradient at all.
+    return slot_orthogonality(model.slot_logits)
 
 
 def protopool_loss(
@@ -156,7 +150,6 @@ def protopool_loss(
     targets: Targets,
     model: ProtoPool,
     weights: LossConfig,
-    scale: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``CE + w_c * cluster - w_s * separation + w_l1 * L1 + w_o * orthogonality``.
 
@@ -167,8 +160,6 @@ def protopool_loss(
         targets: Its (mixup) labels.
         model: The model (last layer and slot logits).
         weights: Loss weights and variants.
-        scale: The Gumbel scale the batch was run at (None: the hard assignment, for which
-            the scaled orthogonality uses the end of the schedule).
 
     Returns:
         ``(loss, stats)``; stats hold each weighted term and ``loss``.
@@ -192,7 +183,7 @@ def protopool_loss(
         terms["l1"] = weights.l1 * off_class_l1(model)
     if weights.orthogonality:
         terms["orthogonality"] = weights.orthogonality * orthogonality(
-            output, model, weights.orthogonality_on, scale
+            output, model, weights.orthogonality_on
         )
     loss = torch.stack(list(terms.values())).sum()
     stats = {name: float(value.detach()) for name, value in terms.items()}

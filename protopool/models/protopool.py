@@ -103,20 +103,12 @@ class ProtoPool(nn.Module):
             return F.softmax(self.slot_logits, dim=1)
         return F.gumbel_softmax(self.slot_logits * scale, tau=self.config.gumbel_tau, dim=1)
 
-    def expected_slots(self, scale: float) -> torch.Tensor:
-        """The distributions the Gumbel-softmax samples at ``scale``, without noise ``(C, P, K)``.
-
-        ``softmax(scale * theta / tau)``: at the end of the schedule this is what training
-        converges to; during it, the distributions Eq. (2) keeps apart. The softmax ablation has
-        no scale and gives ``softmax(theta)``.
-        """
-        if self.config.assignment == "softmax":
-            return F.softmax(self.slot_logits, dim=1)
-        return F.softmax(self.slot_logits * (scale / self.config.gumbel_tau), dim=1)
-
     def noise_free_slots(self) -> torch.Tensor:
         """The distributions training converges to, without Gumbel noise ``(C, P, K)``."""
-        return self.expected_slots(self.config.gumbel_scale_max)
+        if self.config.assignment == "softmax":
+            return F.softmax(self.slot_logits, dim=1)
+        scale = self.config.gumbel_scale_max / self.config.gumbel_tau
+        return F.softmax(self.slot_logits * scale, dim=1)
 
     @torch.no_grad()
     def hard_slots(self) -> torch.Tensor:

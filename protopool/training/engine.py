@@ -70,7 +70,7 @@ def train_step(
         images, targets = mixup(images, labels, settings.mixup_alpha, rng)
     with autocast(settings):
         output = model(images, scale)
-    loss, stats = protopool_loss(output, targets, model, weights, scale)
+    loss, stats = protopool_loss(output, targets, model, weights)
     optimizer.zero_grad(set_to_none=True)
     torch.autograd.backward(loss)
     optimizer.step()

@@ -46,7 +46,7 @@ def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
         ("train.lr", "section.field=value"),
         ("optim.lr=1", "unknown config section"),
         ("data.epoch_repeats=0", "epoch_repeats must be positive"),
-        ("loss.orthogonality_on=diagonal", "scaled_distributions"),
+        ("loss.orthogonality_on=diagonal", "slot_logits"),
     ],
 )
 def test_bad_values_are_fix_it_errors(override: str, message: str) -> None:

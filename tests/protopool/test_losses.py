@@ -81,9 +81,8 @@ def test_total_loss_is_the_weighted_sum_of_independently_computed_terms(config: 
     with torch.no_grad():
         model.last_layer.weight.add_(0.2 * torch.rand_like(model.last_layer.weight))
     labels = torch.tensor([0, 1, 2, 1])
-    scale = 4.0
-    out = model(torch.randn(4, 3, 32, 32), scale)
-    loss, stats = protopool_loss(out, plain_targets(labels), model, config.loss, scale)
+    out = model(torch.randn(4, 3, 32, 32), 4.0)
+    loss, stats = protopool_loss(out, plain_targets(labels), model, config.loss)
 
     ce = F.cross_entropy(out.logits, labels)
     slots = config.model.slots_per_class
@@ -100,11 +99,11 @@ def test_total_loss_is_the_weighted_sum_of_independently_computed_terms(config: 
     off_class = sum(
         weight[c, j].abs() for c in range(3) for j in range(weight.shape[1]) if j // slots != c
     )
-    expected_slots = (model.slot_logits * scale / config.model.gumbel_tau).softmax(dim=1)
+    theta = model.slot_logits
     ortho = torch.stack(
         [
             sum(
-                F.cosine_similarity(expected_slots[c, :, i], expected_slots[c, :, j], dim=0)
+                F.cosine_similarity(theta[c, :, i], theta[c, :, j], dim=0)
                 for i in range(slots)
                 for j in range(i + 1, slots)
             )
@@ -141,7 +140,7 @@ def test_zero_weight_terms_are_left_out(config: Config) -> None:
 
 @pytest.mark.parametrize(
     "variant",
-    ["scaled_distributions", "slot_logits", "slot_distributions", "gumbel_samples", "raw_logits"],
+    ["slot_logits", "raw_logits", "slot_distributions", "gumbel_samples"],
 )
 def test_orthogonality_variants_give_a_finite_term(config: Config, variant: str) -> None:
     model = build_model(config, num_classes=3)
@@ -151,3 +150,54 @@ def test_orthogonality_variants_give_a_finite_term(config: Config, variant: str)
     assert torch.isfinite(loss) and "orthogonality" in stats
     loss.backward()
     assert model.slot_logits.grad is not None and model.slot_logits.grad.abs().sum() > 0
+
+
+def test_the_official_raw_logit_form_is_eq_2_on_the_logits_times_two_over_k() -> None:
+    theta = torch.randn(5, 12, 4)
+    assert raw_logit_orthogonality(theta).item() == pytest.approx(
+        2 / 4 * slot_orthogonality(theta).item(), rel=1e-5
+    )
+
+
+def cub_head_at_the_first_epoch() -> tuple[object, object, float]:
+    """The paper's CUB head (202 prototypes, 10 slots, 200 classes) on a tiny backbone."""
+    from protopool.config import load_config
+    from protopool.models import gumbel_scale
+
+    config = load_config(None, ["model.backbone=tiny", "model.weights=none", "data.image_size=32"])
+    return build_model(config, num_classes=200), config, gumbel_scale(1, config.model)
+
+
+def test_the_default_orthogonality_reaches_the_slots_as_strongly_as_classification() -> None:
+    """Eq. (2) on softmax(theta) pushed the slot logits ~1/P as hard as cross-entropy did."""
+    torch.manual_seed(0)
+    model, config, scale = cub_head_at_the_first_epoch()
+    out = model(torch.randn(8, 3, 32, 32), scale)
+    ce = cross_entropy(out.logits, plain_targets(torch.randint(0, 200, (8,))))
+    ce_grad = torch.autograd.grad(ce, model.slot_logits, retain_graph=True)[0].norm()
+    weights = dataclasses.replace(
+        config.loss, cross_entropy=0.0, cluster=0.0, separation=0.0, l1=0.0
+    )
+    ortho, _ = protopool_loss(out, plain_targets(torch.zeros(8, dtype=torch.long)), model, weights)
+    ortho_grad = torch.autograd.grad(ortho, model.slot_logits)[0].norm()
+    assert ortho_grad > ce_grad
+
+
+def test_two_slots_that_share_a_saturated_winner_are_pulled_apart(config: Config) -> None:
+    """Gumbel samples (and distributions at the Gumbel scale) are one-hot here: no gradient."""
+    model = build_model(config, num_classes=3)
+    with torch.no_grad():
+        model.slot_logits.normal_(0, 0.01)
+        model.slot_logits[0, 4, :] = 1.0  # both slots of class 0 pick prototype 4, by far
+    optimizer = torch.optim.SGD([model.slot_logits], lr=0.5)
+    weights = dataclasses.replace(
+        config.loss, cross_entropy=0.0, cluster=0.0, separation=0.0, l1=0.0
+    )
+    out = model(torch.randn(2, 3, 32, 32), 1000.0)
+    for _ in range(100):
+        loss, _ = protopool_loss(out, plain_targets(torch.tensor([0, 1])), model, weights)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    winners = model.slot_logits[0].argmax(dim=0).tolist()
+    assert len(set(winners)) == 2
