@@ -134,14 +134,17 @@ def _alpha_from_coincidence(coincidence: np.ndarray, values: np.ndarray, level: 
 
 def _metric(values: np.ndarray, n_c: np.ndarray, level: str) -> np.ndarray:
     v = np.asarray(values, dtype=float)
+    distance: np.ndarray
     if level == "nominal":
         return 1.0 - np.eye(len(v))
     if level == "interval":
-        return np.subtract.outer(v, v) ** 2
+        distance = np.subtract.outer(v, v) ** 2
+        return distance
     if level == "ratio":
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = (np.subtract.outer(v, v) / np.add.outer(v, v)) ** 2
-        return np.nan_to_num(out)
+            distance = (np.subtract.outer(v, v) / np.add.outer(v, v)) ** 2
+        distance = np.nan_to_num(distance)
+        return distance
     # Ordinal: the distance between ranks c and k is the mass of values between them, counting
     # the two end values by half.
     cum = np.r_[0.0, np.cumsum(n_c)]
@@ -150,7 +153,8 @@ def _metric(values: np.ndarray, n_c: np.ndarray, level: str) -> np.ndarray:
         np.maximum.outer(np.arange(len(v)), np.arange(len(v))),
     )
     between = cum[hi + 1] - cum[lo]
-    return (between - (n_c[lo] + n_c[hi]) / 2) ** 2
+    distance = (between - (n_c[lo] + n_c[hi]) / 2) ** 2
+    return distance
 
 
 def rating_matrix(df: pd.DataFrame) -> tuple[np.ndarray, int, int]:
@@ -293,10 +297,10 @@ def agreement_summary(df: pd.DataFrame, confidence_level: float = 0.95) -> pd.Da
     note = f"complete block; dropped {dropped_q} question(s), {dropped_p} participant(s)"
     if min(matrix.shape) >= 2:
         icc = intraclass_correlations(matrix, confidence_level)
-        for r in icc.itertuples():
-            rows.append(
-                (r.type, r.icc, r.ci_low, r.ci_high, matrix.shape[0], matrix.shape[1], note)
-            )
+        for kind, value, icc_low, icc_high in zip(
+            icc["type"], icc["icc"], icc["ci_low"], icc["ci_high"], strict=True
+        ):
+            rows.append((kind, value, icc_low, icc_high, matrix.shape[0], matrix.shape[1], note))
     return pd.DataFrame(
         rows,
         columns=["measure", "value", "ci_low", "ci_high", "n_questions", "n_participants", "note"],

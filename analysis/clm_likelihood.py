@@ -18,6 +18,9 @@ from scipy import optimize, special, stats
 
 # Quadrature nodes per group (G, Q) and their log weights (G, Q).
 Nodes = tuple[np.ndarray, np.ndarray]
+# F(t) of a link, and its density f given (t, F(t), 1 - F(t)); elementwise on any shape.
+Cdf = Callable[[np.ndarray], np.ndarray]
+Pdf = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def compress(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[Compress
     ), levels
 
 
-def cdf_pdf(link: str) -> tuple[Callable, Callable]:
+def cdf_pdf(link: str) -> tuple[Cdf, Pdf]:
     """CDF of the latent distribution of a link, and its density given (t, F(t), 1 - F(t))."""
     if link == "logit":
         return special.expit, lambda t, cdf, sf: cdf * sf
@@ -122,8 +125,10 @@ def loglik_grad(
 def to_natural(phi: np.ndarray, k: int, p: int, with_sigma: bool) -> np.ndarray:
     """Map optimiser parameters (theta_1, log increments, beta[, log sigma]) to natural ones."""
     theta = np.cumsum(np.r_[phi[0], np.exp(phi[1:k])])
-    out = np.r_[theta, phi[k : k + p]]
-    return np.r_[out, np.exp(phi[-1])] if with_sigma else out
+    out: np.ndarray = np.r_[theta, phi[k : k + p]]
+    if with_sigma:
+        out = np.r_[out, np.exp(phi[-1])]
+    return out
 
 
 def chain_rule(phi: np.ndarray, grad: np.ndarray, k: int, with_sigma: bool) -> np.ndarray:
@@ -153,7 +158,8 @@ def start_params(data: CompressedData) -> np.ndarray:
     cum = np.cumsum(props)[:-1] / props.sum()
     theta = special.logit(np.clip(cum, 1e-4, 1 - 1e-4))
     theta = np.maximum.accumulate(theta + np.arange(len(theta)) * 1e-3)
-    return np.r_[theta[0], np.log(np.diff(theta)), np.zeros(data.x.shape[1])]
+    start: np.ndarray = np.r_[theta[0], np.log(np.diff(theta)), np.zeros(data.x.shape[1])]
+    return start
 
 
 def objective(
@@ -202,7 +208,8 @@ def numerical_hessian(
         g_minus = loglik_grad(natural - e, data, nodes, link, with_sigma)[1]
         cols.append((g_plus - g_minus) / (2 * step[i]))
     h = np.array(cols)
-    return 0.5 * (h + h.T)
+    symmetric: np.ndarray = 0.5 * (h + h.T)
+    return symmetric
 
 
 def minimise(

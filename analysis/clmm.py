@@ -162,7 +162,7 @@ def _adaptive_rounds(
 
 
 def _positive_definite(matrix: np.ndarray) -> np.ndarray | None:
-    sym = 0.5 * (matrix + matrix.T)
+    sym: np.ndarray = 0.5 * (matrix + matrix.T)
     try:
         np.linalg.cholesky(sym)
     except np.linalg.LinAlgError:

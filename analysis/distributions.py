@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -39,8 +41,10 @@ def score_distribution(df: pd.DataFrame, by: str | list[str] = "method") -> pd.D
     wide = counts.unstack("score").reindex(columns=list(SCORE_LEVELS), fill_value=0).fillna(0)
     wide = _ordered(wide, keys, df)
     totals = wide.sum(axis=1)
-    long = wide.stack().rename("count").astype(np.int64).reset_index()
-    long["proportion"] = long["count"] / long.set_index(keys).index.map(totals).to_numpy()
+    # One level of columns, so stacking gives a Series.
+    stacked = cast("pd.Series[float]", wide.stack())
+    long = stacked.rename("count").astype(np.int64).reset_index()
+    long["proportion"] = long["count"] / totals.reindex(long.set_index(keys).index).to_numpy()
     long["score"] = long["score"].astype(int)
     return long[keys + ["score", "count", "proportion"]]
 

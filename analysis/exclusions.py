@@ -140,7 +140,7 @@ def _gold_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules) -> Rule
         failed = (trials["score"] - trials["gold_expected"]).abs() > rules.gold_tolerance
     else:
         return np.zeros(len(df), bool), "skipped: no gold_passed or gold_expected column"
-    per = failed.groupby(trials["participant"], observed=True).sum()
+    per = failed.astype(int).groupby(trials["participant"], observed=True).sum()
     text = f"more than {rules.max_gold_failures} failed gold trial(s)"
     return _participants(df, per > rules.max_gold_failures), text
 

@@ -7,6 +7,7 @@ plus ``gold_expected`` or ``gold_passed`` for gold trials) pass through untouche
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,7 @@ def load_ratings(
         if not path.exists():
             raise ValueError(f"Ratings file {path} does not exist; pass the path of a CSV export.")
         # Identifiers are read as strings so that "007" and "7" stay distinct participants.
-        dtypes = {name: "string" for name in _KEY_COLUMNS}
+        dtypes: dict[Hashable, str] = {name: "string" for name in _KEY_COLUMNS}
         frame = pd.read_csv(path, dtype=dtypes)
     return validate_ratings(frame, methods=methods)
 
@@ -155,7 +156,7 @@ def _as_category(column: pd.Series) -> pd.Series:
     return column.astype(str).astype("category")
 
 
-def _method_category(column: pd.Series, expected: list[str] | None) -> pd.Series:
+def _method_category(column: pd.Series, expected: list[str] | None) -> pd.Categorical:
     as_text = column.astype(str)
     seen = list(pd.unique(as_text))
     if expected is None:

@@ -26,6 +26,19 @@ MAX_SCHUR = 4000
 
 
 @dataclass(frozen=True)
+class _CrossProducts:
+    """Counts and sums of the two factors, built once per fit (a: larger, b: smaller factor)."""
+
+    # Eigendecomposition of N'N on balanced designs, else None.
+    eig: tuple[np.ndarray, np.ndarray] | None
+    d_a: np.ndarray
+    d_b: np.ndarray
+    incidence: np.ndarray
+    rhs_a: np.ndarray
+    rhs_b: np.ndarray
+
+
+@dataclass(frozen=True)
 class CrossedResult:
     """Estimates of the crossed model (attribute names mirror statsmodels where they exist)."""
 
@@ -40,7 +53,7 @@ class CrossedResult:
 
 def _cross_products(
     y: np.ndarray, x: np.ndarray, a_code: np.ndarray, b_code: np.ndarray
-) -> dict[str, object]:
+) -> _CrossProducts:
     n_a, n_b = a_code.max() + 1, b_code.max() + 1
     incidence = np.bincount(a_code * n_b + b_code, minlength=n_a * n_b).reshape(n_a, n_b)
 
@@ -50,26 +63,26 @@ def _cross_products(
 
     d_a = np.bincount(a_code, minlength=n_a).astype(float)
     d_b = np.bincount(b_code, minlength=n_b).astype(float)
-    eig = None
+    eig: tuple[np.ndarray, np.ndarray] | None = None
     if np.ptp(d_a) == 0 and np.ptp(d_b) == 0:
         # Balanced design (every participant answers as many questions, every question gets
         # as many answers): the Schur complement is a I - b N'N for scalars a and b, so one
         # eigendecomposition of N'N serves every step of the optimiser.
         eig = np.linalg.eigh(incidence.T.astype(float) @ incidence)
-    return {
-        "eig": eig,
-        "d_a": d_a,
-        "d_b": d_b,
-        "incidence": incidence.astype(float),
-        "rhs_a": sums(a_code, n_a),
-        "rhs_b": sums(b_code, n_b),
-    }
+    return _CrossProducts(
+        eig=eig,
+        d_a=d_a,
+        d_b=d_b,
+        incidence=incidence.astype(float),
+        rhs_a=sums(a_code, n_a),
+        rhs_b=sums(b_code, n_b),
+    )
 
 
 def _reml_pieces(
     t_a: float,
     t_b: float,
-    cp: dict,
+    cp: _CrossProducts,
     xtx: np.ndarray,
     xty: np.ndarray,
     yty: float,
@@ -79,13 +92,13 @@ def _reml_pieces(
     # A = L Z'Z L + I = [[D_a, B], [B', D_b]] with diagonal D_a, D_b. The larger factor is
     # eliminated through its diagonal, so only the smaller factor's Schur complement
     # S = D_b - B' D_a^-1 B needs a dense Cholesky factorisation.
-    d_a = t_a**2 * cp["d_a"] + 1
-    d_b = t_b**2 * cp["d_b"] + 1
-    b = (t_a * t_b) * cp["incidence"]
-    r_a, r_b = t_a * cp["rhs_a"], t_b * cp["rhs_b"]
+    d_a = t_a**2 * cp.d_a + 1
+    d_b = t_b**2 * cp.d_b + 1
+    b = (t_a * t_b) * cp.incidence
+    r_a, r_b = t_a * cp.rhs_a, t_b * cp.rhs_b
     rhs = r_b - b.T @ (r_a / d_a[:, None])
-    if cp["eig"] is not None:
-        values, vectors = cp["eig"]
+    if cp.eig is not None:
+        values, vectors = cp.eig
         s_eig = d_b[0] - (t_a * t_b) ** 2 / d_a[0] * values
         sol_b = vectors @ ((vectors.T @ rhs) / s_eig[:, None])
         logdet_s = np.log(s_eig).sum()

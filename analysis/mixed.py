@@ -67,6 +67,7 @@ def linear_mixed(
     small = min(df["participant"].nunique(), df["question"].nunique()) <= MAX_SCHUR
     use_crossed = small if crossed is None else crossed
     notes: list[str] = []
+    res: CrossedResult | RandomInterceptResult
     if use_crossed:
         res = fit_crossed(
             endog, exog.to_numpy(), df["participant"].to_numpy(), df["question"].to_numpy()
@@ -83,13 +84,13 @@ def linear_mixed(
     table = wald_table(
         ["intercept", *names], np.asarray(res.fe_params), np.asarray(res.bse)[:k], confidence_level
     )
-    variances = _variances(res, use_crossed)
+    variances = _variances(res)
     return LmmFit(label, table, variances, float(res.llf), len(df), res.converged, tuple(notes))
 
 
-def _variances(res: CrossedResult | RandomInterceptResult, crossed: bool) -> dict[str, float]:
+def _variances(res: CrossedResult | RandomInterceptResult) -> dict[str, float]:
     out = {"residual": float(res.scale)}
-    if crossed:
+    if isinstance(res, CrossedResult):
         out["participant"] = res.participant_variance
         out["question"] = res.question_variance
     else:
@@ -157,7 +158,7 @@ def fit_random_intercept(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> Ra
             + np.log1p(n_g * np.exp(log_lam)).sum()
             + logdet_a
         )
-        return -ll
+        return float(-ll)
 
     # Bounds on log(lam) span a group variance from 1e-9 to 1e5 times the residual variance.
     res = optimize.minimize_scalar(

@@ -217,6 +217,12 @@ def figure10(
     """
     table = bootstrap_means(df) if means is None else means
     bars = plot_score_distribution(df, means=table)
-    paths = save_figure(bars.figure, out_dir, "figure10", formats)
+    paths = save_figure(_root_figure(bars), out_dir, "figure10", formats)
     diverging = plot_diverging(df, means=table)
-    return paths + save_figure(diverging.figure, out_dir, "figure10_diverging", formats)
+    return paths + save_figure(_root_figure(diverging), out_dir, "figure10_diverging", formats)
+
+
+def _root_figure(ax: Axes) -> Figure:
+    # Axes may sit in a SubFigure, which cannot be saved on its own; its root Figure can.
+    fig = ax.figure
+    return fig if isinstance(fig, Figure) else fig.figure

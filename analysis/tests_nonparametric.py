@@ -258,7 +258,8 @@ def _weighted_kendall_w(
     rank_sums = weights @ ranks
     correction = 1 - (weights @ ties) / (n * k * (k * k - 1))
     q = (12.0 / (n * k * (k + 1)) * (rank_sums**2).sum(axis=1) - 3 * n * (k + 1)) / correction
-    return q / (n * (k - 1))
+    w: np.ndarray = q / (n * (k - 1))
+    return w
 
 
 def _weighted_rank_biserial(weights: np.ndarray, diff: np.ndarray) -> np.ndarray:
@@ -277,7 +278,8 @@ def _weighted_rank_biserial(weights: np.ndarray, diff: np.ndarray) -> np.ndarray
     rank_total = (midrank * total).sum(axis=1)
     t_plus = (midrank * positive).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (2 * t_plus - rank_total) / rank_total
+        r: np.ndarray = (2 * t_plus - rank_total) / rank_total
+    return r
 
 
 __all__ = [
