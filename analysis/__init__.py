@@ -13,7 +13,8 @@ from analysis.mixed import linear_mixed
 from analysis.ordinal import ordinal_logit, ordinal_mixed
 from analysis.plots import figure10, plot_diverging, plot_score_distribution
 from analysis.power import paired_t_participants, power_curve, required_participants
-from analysis.report import Report, ReportConfig, analyse, run_report
+from analysis.report import ReportConfig, analyse, run_report
+from analysis.report_types import Report
 from analysis.report_writers import report_dict
 from analysis.simulate import SimulationConfig, simulate_ratings
 from analysis.tests_nonparametric import (

@@ -7,7 +7,9 @@ per-dataset breakdown, in that order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,11 @@ from analysis import agreement, bootstrap, distributions, mixed, ordinal, plots
 from analysis import tests_nonparametric as rank_tests
 from analysis.exclusions import ExclusionRules, apply_exclusions
 from analysis.io import load_ratings, method_order
+from analysis.report_types import Overview, Report
+from analysis.report_writers import write_json, write_latex, write_markdown
 from analysis.tables import test_frame, test_row
+
+__all__ = ["Report", "ReportConfig", "analyse", "run_report"]
 
 
 @dataclass(frozen=True)
@@ -54,26 +60,6 @@ class ReportConfig:
     formats: tuple[str, ...] = plots.FORMATS
 
 
-@dataclass
-class Report:
-    """Every table of the analysis; all are tidy DataFrames with fixed columns."""
-
-    overview: dict[str, object]
-    exclusions: pd.DataFrame
-    distribution: pd.DataFrame
-    summary: pd.DataFrame
-    mean_differences: pd.DataFrame
-    tests: pd.DataFrame
-    models: dict[str, pd.DataFrame]
-    model_fits: pd.DataFrame
-    agreement: pd.DataFrame
-    dataset_distribution: pd.DataFrame
-    dataset_summary: pd.DataFrame
-    dataset_tests: pd.DataFrame
-    notes: list[str]
-    files: list[Path] = field(default_factory=list)
-
-
 def analyse(data: pd.DataFrame | str | Path, config: ReportConfig | None = None) -> Report:
     """Run the whole analysis without writing files.
 
@@ -94,7 +80,7 @@ def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report
     summary = _summary_with_ci(df, "method", cfg)
     tests, model_tables, fits = _method_tests(df, cfg, notes)
     dataset_summary, dataset_tests = _by_dataset(df, cfg, notes)
-    overview = {
+    overview: Overview = {
         "answers_in_file": len(raw),
         "answers_analysed": len(df),
         "participants": int(df["participant"].nunique()),
@@ -146,8 +132,6 @@ def run_report(
     Report
         The tables, with ``files`` listing everything written.
     """
-    from analysis.report_writers import write_json, write_latex, write_markdown
-
     cfg = config or ReportConfig()
     report, df = _analyse(data, cfg)
     out = Path(out_dir)
@@ -175,15 +159,7 @@ def _method_tests(
     if df["method"].nunique() < 2:
         notes.append("Only one method has answers: no comparisons were run.")
         return test_frame([]), {}, pd.DataFrame()
-    boot = {
-        "n_resamples": cfg.n_resamples,
-        "confidence_level": cfg.confidence_level,
-        "seed": cfg.seed,
-    }
-    for name, call in (
-        ("Friedman", lambda: rank_tests.friedman_test(df, **boot)),
-        ("Wilcoxon", lambda: rank_tests.pairwise_wilcoxon(df, cfg.p_adjust, **boot)),
-    ):
+    for name, call in _bootstrap_tests(df, cfg):
         try:
             frames.append(call())
         except ValueError as err:
@@ -216,6 +192,35 @@ def _method_tests(
     return pd.concat(frames, ignore_index=True), models, fits
 
 
+def _bootstrap_tests(
+    df: pd.DataFrame, cfg: ReportConfig
+) -> list[tuple[str, Callable[[], pd.DataFrame]]]:
+    # Deferred calls, so that a test refusing its input becomes a note instead of an error.
+    return [
+        (
+            "Friedman",
+            partial(
+                rank_tests.friedman_test,
+                df,
+                n_resamples=cfg.n_resamples,
+                confidence_level=cfg.confidence_level,
+                seed=cfg.seed,
+            ),
+        ),
+        (
+            "Wilcoxon",
+            partial(
+                rank_tests.pairwise_wilcoxon,
+                df,
+                cfg.p_adjust,
+                n_resamples=cfg.n_resamples,
+                confidence_level=cfg.confidence_level,
+                seed=cfg.seed,
+            ),
+        ),
+    ]
+
+
 def _fit_table(
     clm: ordinal.OrdinalFit, clmm: ordinal.OrdinalFit, lmm: mixed.LmmFit, n_participants: int
 ) -> pd.DataFrame:
@@ -233,7 +238,7 @@ def _model_rows(model: str, table: pd.DataFrame, effect_name: str, n: int) -> pd
     rows = [
         test_row(
             model,
-            r.term,
+            str(r.term),
             statistic_name="z",
             statistic=r.z,
             p_value=r.p_value,
@@ -253,11 +258,6 @@ def _by_dataset(
     df: pd.DataFrame, cfg: ReportConfig, notes: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     summaries, tests = [], []
-    boot = {
-        "n_resamples": cfg.n_resamples,
-        "confidence_level": cfg.confidence_level,
-        "seed": cfg.seed,
-    }
     for name, part in df.groupby(df["dataset"].astype(str), observed=True):
         part = part.copy()
         part["method"] = part["method"].cat.remove_unused_categories()
@@ -265,11 +265,9 @@ def _by_dataset(
         if part["method"].nunique() < 2:
             notes.append(f"Dataset {name}: one method only, no tests.")
             continue
-        for call in (
-            lambda p=part: rank_tests.friedman_test(p, **boot),
-            lambda p=part: rank_tests.pairwise_wilcoxon(p, cfg.p_adjust, **boot),
-            lambda p=part: rank_tests.kruskal_raw(p),
-        ):
+        calls = [call for _, call in _bootstrap_tests(part, cfg)]
+        calls.append(partial(rank_tests.kruskal_raw, part))
+        for call in calls:
             try:
                 tests.append(call().assign(dataset=name))
             except ValueError as err:

@@ -1,4 +1,4 @@
-"""Serialise a :class:`analysis.report.Report` as Markdown, JSON and LaTeX.
+"""Serialise a :class:`analysis.report_types.Report` as Markdown, JSON and LaTeX.
 
 The writers format tables themselves rather than through optional pandas back-ends
 (tabulate, jinja2), so the report needs nothing beyond the analysis dependencies.
@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from analysis.report_types import Report
 from analysis.tables import TEST_COLUMNS
-
-if TYPE_CHECKING:
-    from analysis.report import Report
 
 # The Markdown table of tests shows every test-table column except `df` and `unit`.
 TEST_TABLE_COLUMNS = tuple(c for c in TEST_COLUMNS if c not in ("df", "unit"))
@@ -90,8 +87,11 @@ def write_markdown(report: Report, path: Path) -> Path:
         "\n",
         markdown_table(report.dataset_tests, ("dataset",) + TEST_TABLE_COLUMNS),
     ]
-    for name, part in report.dataset_distribution.groupby("dataset", observed=True):
-        parts += [f"\nDistribution of scores, {name}:\n", markdown_table(_wide_distribution(part))]
+    for dataset, part in report.dataset_distribution.groupby("dataset", observed=True):
+        parts += [
+            f"\nDistribution of scores, {dataset}:\n",
+            markdown_table(_wide_distribution(part)),
+        ]
     if report.notes:
         parts += ["## Notes\n", "\n".join(f"- {n}" for n in report.notes) + "\n"]
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -110,8 +110,9 @@ def _wide_distribution(dist: pd.DataFrame) -> pd.DataFrame:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [{k: _plain(v) for k, v in row.items()} for row in clean.to_dict("records")]
+    # Missing cells of every kind (NaN, NA, NaT) become NaN here and None in `_plain`.
+    clean = frame.astype(object).where(frame.notna())
+    return [{str(k): _plain(v) for k, v in row.items()} for row in clean.to_dict("records")]
 
 
 def _plain(value: object) -> object:
