@@ -14,6 +14,7 @@ from analysis import (
     plot_score_distribution,
     run_report,
     score_distribution,
+    simulate_ratings,
 )
 from analysis.cli import main
 from analysis.io import validate_ratings
@@ -68,12 +69,61 @@ def test_report_json_is_valid_and_has_no_nan(report_dir):
     assert {row["rule"] for row in data["exclusions"]} >= {"failed gold trials", "straight-lining"}
 
 
-def test_latex_tables_are_booktabs_and_escaped(report_dir):
-    out, _ = report_dir
-    tex = (out / "tables.tex").read_text()
+# Method names carrying every LaTeX special character, and how tables.tex must spell them.
+# Paired dollar signs are avoided: matplotlib would read them as mathtext in Figure 10's legend.
+SPECIAL_METHODS = {
+    "A&B 50%": r"A\&B 50\%",
+    "cost $5 #2_x": r"cost \$5 \#2\_x",
+    "{set}~^\\end": r"\{set\}\textasciitilde{}\textasciicircum{}\textbackslash{}end",
+}
+
+
+@pytest.fixture(scope="module")
+def special_names_tex(tmp_path_factory):
+    # Effects 3 log-odds apart on 40 x 30 answers put the Kruskal-Wallis p-value many orders
+    # below 0.001, so its "<0.001" cell does not hang on the seed.
+    ratings = simulate_ratings(
+        methods=tuple(SPECIAL_METHODS),
+        effects=(3.0, 0.0, -3.0),
+        participants=40,
+        questions=30,
+        seed=3,
+    )
+    out = tmp_path_factory.mktemp("special")
+    report = run_report(ratings, out, ReportConfig(n_resamples=200, formats=("svg",)))
+    return (out / "tables.tex").read_text(), report
+
+
+def test_latex_tables_are_booktabs(special_names_tex):
+    tex, _ = special_names_tex
     assert tex.count(r"\begin{tabular}") == 2
-    assert r"\toprule" in tex and "Kendall's W" in tex
-    assert "$<$0.001" in tex or "0." in tex
+    assert tex.count(r"\toprule") == tex.count(r"\midrule") == tex.count(r"\bottomrule") == 2
+    assert "Kendall's W" in tex
+
+
+def test_latex_tables_escape_special_characters_in_method_names(special_names_tex):
+    # Given method names with & % $ # _ { } ~ ^ and a backslash (the first is the reference),
+    tex, _ = special_names_tex
+    first, second, third = SPECIAL_METHODS.values()
+    # then the table of means has a row for each under its escaped name,
+    rows = tex.splitlines()
+    for escaped in SPECIAL_METHODS.values():
+        assert any(row.startswith(f"{escaped} & ") for row in rows), escaped
+    # the pairwise comparisons and the model terms are escaped the same way,
+    assert f"& {first} vs {second} &" in tex
+    assert f"& {second} vs {third} &" in tex
+    assert f"& method[{third}] vs {first} &" in tex
+    # and no name is left in its raw form.
+    for raw in SPECIAL_METHODS:
+        assert raw not in tex
+
+
+def test_latex_tables_write_tiny_p_values_as_less_than(special_names_tex):
+    tex, report = special_names_tex
+    kruskal = report.tests.loc[report.tests["test"] == "Kruskal-Wallis", "p_value"]
+    assert kruskal.iloc[0] < 1e-10
+    (row,) = [r for r in tex.splitlines() if r.startswith("Kruskal-Wallis (*) & ")]
+    assert row.split(" & ")[3] == "$<$0.001"
 
 
 def test_plots_return_axes_and_accept_given_axes(study):
