@@ -5,6 +5,7 @@ Only tensors and plain Python values are stored, so files load with ``weights_on
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -150,9 +151,9 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> Proto
     """Rebuild the model, pruned pool included, without touching any weights file."""
     config = checkpoint.config
     # The backbone's pretrained weights are overwritten by the state dict anyway.
-    model_config = type(config.model)(**{**asdict(config.model), "weights": "none"})
+    model_config = dataclasses.replace(config.model, weights="none")
     model = build_model(
-        Config(model_config, config.data, config.loss, config.train), len(checkpoint.class_names)
+        dataclasses.replace(config, model=model_config), len(checkpoint.class_names)
     )
     model.resize_pool(checkpoint.model_state["prototypes"].shape[0])
     model.load_state_dict(checkpoint.model_state)

@@ -40,6 +40,8 @@ class ModelConfig:
     """Architecture.
 
     Attributes:
+        kind: ``protopool`` or ``prototree`` (whose own settings are the ``tree`` section;
+            the slot and Gumbel fields below are ProtoPool's).
         backbone: ``resnet18|34|50|101|152``, ``densenet121|161``, ``vgg19`` or ``tiny``.
         weights: ``imagenet`` (torchvision's cache only, never downloaded), ``none`` (train from
             scratch) or a path to a state dict (an iNaturalist ResNet-50 in the BBN layout is
@@ -62,6 +64,7 @@ class ModelConfig:
             :attr:`test_time_assignment`).
     """
 
+    kind: str = "protopool"
     backbone: str = "resnet50"
     weights: str = "imagenet"
     num_prototypes: int = 202
@@ -79,6 +82,7 @@ class ModelConfig:
         from protopool import similarity
 
         similarity.get(self.similarity)
+        _choice("model", "kind", self.kind, ("protopool", "prototree"))
         _choice("model", "slot_mixing", self.slot_mixing, ("similarities", "distances"))
         _choice("model", "assignment", self.assignment, ("gumbel", "softmax"))
         _choice("model", "test_assignment", self.test_assignment, ("auto", "threshold", "argmax"))
@@ -112,6 +116,48 @@ class ModelConfig:
         if self.assignment == "softmax" or self.slot_mixing == "distances":
             return "argmax"
         return "threshold"
+
+
+@dataclass(frozen=True)
+class TreeConfig:
+    """ProtoTree (Nauta et al., 2021), used when ``model.kind`` is ``prototree``.
+
+    The tree shares ``model.backbone``, ``model.weights`` and ``model.prototype_depth`` with
+    ProtoPool; it has one prototype per internal node, so ``2**depth - 1`` prototypes.
+
+    Attributes:
+        depth: Levels of internal nodes (9 in the reference: 511 prototypes, 512 leaves).
+        log_probabilities: Route in log space (the reference's ``--log_probabilities``):
+            similarity ``-min distance`` and log1mexp for the absent branch.
+        leaf_update: ``derivative_free`` (the reference's rule, once per batch) or ``gradient``.
+        inference: The run's default inference mode: ``distributed`` (every leaf weighted by
+            its path probability), ``sample_max`` (the most probable leaf) or ``greedy``
+            (follow each node's more probable branch).
+        pruning_threshold: Subtrees whose leaves all have a top class probability at most
+            this are pruned after training; the sibling replaces the parent.
+    """
+
+    depth: int = 9
+    log_probabilities: bool = False
+    leaf_update: str = "derivative_free"
+    inference: str = "distributed"
+    pruning_threshold: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise ConfigError(f"tree.depth must be at least 1; got {self.depth}")
+        _choice("tree", "leaf_update", self.leaf_update, ("derivative_free", "gradient"))
+        _choice("tree", "inference", self.inference, ("distributed", "sample_max", "greedy"))
+        if not 0 <= self.pruning_threshold < 1:
+            raise ConfigError("tree.pruning_threshold must be in [0, 1)")
+
+    @property
+    def num_prototypes(self) -> int:
+        return int(2**self.depth) - 1
+
+    @property
+    def num_leaves(self) -> int:
+        return int(2**self.depth)
 
 
 @dataclass(frozen=True)
@@ -224,7 +270,9 @@ class TrainConfig:
             epochs 1-9; its epoch 0 only validates).
         joint_epochs: Epochs training everything but the last layer.
         step_size: Joint-phase StepLR period in epochs.
-        gamma: Joint-phase StepLR factor.
+        gamma: Joint-phase StepLR factor (and MultiStepLR's, with ``milestones``).
+        milestones: Joint-phase epochs at which every LR is multiplied by ``gamma``
+            (MultiStepLR, as ProtoTree's reference uses); empty: StepLR every ``step_size``.
         plateau_patience: Epochs without validation improvement before decaying every LR.
         plateau_factor: Per-epoch LR factor once on a plateau.
         early_stopping: Stop the joint phase after this many epochs without improvement
@@ -250,6 +298,7 @@ class TrainConfig:
     joint_epochs: int = 90
     step_size: int = 5
     gamma: float = 0.1
+    milestones: tuple[int, ...] = ()
     plateau_patience: int = 5
     plateau_factor: float = 0.95
     early_stopping: int = 0
@@ -271,6 +320,16 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} cannot be negative")
         _positive("train", "step_size", self.step_size)
+        try:
+            object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"train.milestones must be a list of epochs; got {self.milestones!r}"
+            ) from None
+        if list(self.milestones) != sorted(set(self.milestones)) or any(
+            m <= 0 for m in self.milestones
+        ):
+            raise ConfigError("train.milestones must be increasing positive epochs")
         _positive("train", "checkpoint_every", self.checkpoint_every)
 
 
@@ -282,6 +341,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tree: TreeConfig = field(default_factory=TreeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         plain: dict[str, Any] = _plain(dataclasses.asdict(self))
@@ -298,6 +358,7 @@ _SECTION_TYPES = {
     "data": DataConfig,
     "loss": LossConfig,
     "train": TrainConfig,
+    "tree": TreeConfig,
 }
 
 
