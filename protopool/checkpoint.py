@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from protopool.config import Config, config_from_dict
-from protopool.models import ProtoPool, build_model
+from protopool.models import PrototypeModel, build_model
 from protopool.rundir import write_atomic
 
 FORMAT_VERSION = 2
@@ -66,7 +66,7 @@ class Checkpoint:
 
 def save_checkpoint(
     path: Path,
-    model: ProtoPool,
+    model: PrototypeModel,
     config: Config,
     class_names: list[str],
     progress: Progress,
@@ -132,6 +132,9 @@ def check_compatible(checkpoint: Checkpoint, config: Config, class_names: list[s
     stored["model"].pop("weights", None)
     current["model"].pop("weights", None)
     diffs = _differences(stored["model"], current["model"], "model")
+    if current["model"]["kind"] == "prototree":
+        # The tree's shape and routing; a checkpoint from before the tree section has none.
+        diffs += _differences(stored.get("tree", {}), current["tree"], "tree")
     if stored["data"]["image_size"] != current["data"]["image_size"]:
         diffs.append("data.image_size differs")
     if diffs:
@@ -147,7 +150,7 @@ def check_compatible(checkpoint: Checkpoint, config: Config, class_names: list[s
         )
 
 
-def model_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> ProtoPool:
+def model_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> PrototypeModel:
     """Rebuild the model, pruned pool included, without touching any weights file."""
     config = checkpoint.config
     # The backbone's pretrained weights are overwritten by the state dict anyway.

@@ -18,7 +18,7 @@ from PIL import Image
 from protopool.checkpoint import model_from_checkpoint, read_checkpoint
 from protopool.config import Config, DataConfig
 from protopool.data.base import load_rgb
-from protopool.models import ProtoPool
+from protopool.models import ProtoPool, PrototypeModel
 from protopool.rundir import RunPaths, read_json
 from protopool.training.data import eval_transform
 
@@ -26,7 +26,7 @@ from protopool.training.data import eval_transform
 class Run(NamedTuple):
     """A trained run, ready for inference (the model is in eval mode)."""
 
-    model: ProtoPool
+    model: PrototypeModel
     config: Config
     class_names: list[str]
 
@@ -50,7 +50,7 @@ def prototype_provenance(run_dir: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def _as_run(run_or_model: Run | ProtoPool | str | Path) -> tuple[ProtoPool, DataConfig]:
+def _as_run(run_or_model: Run | PrototypeModel | str | Path) -> tuple[PrototypeModel, DataConfig]:
     if isinstance(run_or_model, str | Path):
         run_or_model = load_run(run_or_model)
     if isinstance(run_or_model, Run):
@@ -60,7 +60,7 @@ def _as_run(run_or_model: Run | ProtoPool | str | Path) -> tuple[ProtoPool, Data
 
 @torch.no_grad()
 def prototype_activation(
-    run_or_model: Run | ProtoPool | str | Path,
+    run_or_model: Run | PrototypeModel | str | Path,
     image: Image.Image | str | Path,
     prototypes: list[int] | None = None,
     crop_box: tuple[float, float, float, float] | None = None,
@@ -101,7 +101,13 @@ def prototype_activation(
 
 
 def class_slots(run: Run) -> dict[str, list[int]]:
-    """For each class name, the pool indices of its slots under the hard assignment."""
+    """For each class name, the pool indices of its slots under the hard assignment.
+
+    Raises:
+        ValueError: The run is a ProtoTree, which has no slots.
+    """
+    if not isinstance(run.model, ProtoPool):
+        raise ValueError("class_slots needs a ProtoPool run; a ProtoTree has no slots")
     hard = run.model.hard_slots()
     winners = run.model.slot_prototypes()
     filled = hard.amax(dim=1) > 0

@@ -1,5 +1,8 @@
 """ProtoPool's training objective, one function per term plus their weighted sum.
 
+The cross-entropy with mixup, the targets and :func:`weighted_sum` serve ProtoTree too
+(:mod:`protopool.training.objectives`).
+
 Every function returns a scalar tensor; :func:`protopool_loss` returns ``(loss, stats)`` where
 ``stats`` holds each weighted term as a float, so that a non-finite loss can be traced to its
 term.
@@ -185,6 +188,15 @@ def protopool_loss(
         terms["orthogonality"] = weights.orthogonality * orthogonality(
             output, model, weights.orthogonality_on
         )
+    return weighted_sum(terms)
+
+
+def weighted_sum(terms: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Add already weighted loss terms; stats hold each term and the sum as floats.
+
+    Raises:
+        NonFiniteLossError: Some term is NaN or infinite; the message names it.
+    """
     loss = torch.stack(list(terms.values())).sum()
     stats = {name: float(value.detach()) for name, value in terms.items()}
     stats["loss"] = float(loss.detach())

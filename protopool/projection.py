@@ -19,7 +19,7 @@ import torch
 
 from protopool.data.base import Sample
 from protopool.execution import StepSettings, autocast, to_device
-from protopool.models import ProtoPool
+from protopool.models import ProtoTree, PrototypeModel
 from protopool.similarity import squared_distances
 
 
@@ -82,7 +82,7 @@ class ProjectionResult:
 
 @torch.no_grad()
 def nearest_patches(
-    model: ProtoPool,
+    model: PrototypeModel,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     allowed: torch.Tensor,
     settings: StepSettings,
@@ -136,7 +136,7 @@ def _crop_box(sample: Sample) -> tuple[float, float, float, float] | None:
 
 
 def _provenance(
-    model: ProtoPool,
+    model: PrototypeModel,
     allowed: torch.Tensor,
     best: torch.Tensor,
     location: torch.Tensor,
@@ -180,9 +180,22 @@ def _provenance(
     return records
 
 
+def prune_tree_before_projection(model: PrototypeModel) -> int:
+    """Prune a ProtoTree's weak subtrees (``tree.pruning_threshold``); 0 for ProtoPool.
+
+    The reference prunes before projecting, so pruned nodes are never projected.
+
+    Returns:
+        The number of prototypes removed.
+    """
+    if not isinstance(model, ProtoTree):
+        return 0
+    return model.prune(model.tree.pruning_threshold)
+
+
 @torch.no_grad()
 def project_prototypes(
-    model: ProtoPool,
+    model: PrototypeModel,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     samples: Sequence[Sample],
     class_names: Sequence[str],

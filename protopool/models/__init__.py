@@ -1,4 +1,4 @@
-"""Prototype-part models."""
+"""Prototype-part models: ProtoPool and ProtoTree, chosen by ``model.kind``."""
 
 from protopool.config import Config
 from protopool.models.protopool import (
@@ -7,11 +7,26 @@ from protopool.models.protopool import (
     ProtoPoolOutput,
     gumbel_scale,
 )
+from protopool.models.prototree import ProtoTree, ProtoTreeOutput
+
+PrototypeModel = ProtoPool | ProtoTree
+"""Either model; the training engine, projection and checkpoints take both."""
 
 
-def build_model(config: Config, num_classes: int) -> ProtoPool:
+def build_model(config: Config, num_classes: int) -> PrototypeModel:
     """The model a run configuration describes, for ``num_classes`` classes."""
+    if config.model.kind == "prototree":
+        return ProtoTree(config.model, config.tree, num_classes, config.data.image_size)
     return ProtoPool(config.model, num_classes, config.data.image_size)
 
 
-__all__ = ["InputShapeError", "ProtoPool", "ProtoPoolOutput", "build_model", "gumbel_scale"]
+__all__ = [
+    "InputShapeError",
+    "PrototypeModel",
+    "ProtoPool",
+    "ProtoPoolOutput",
+    "ProtoTree",
+    "ProtoTreeOutput",
+    "build_model",
+    "gumbel_scale",
+]

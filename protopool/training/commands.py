@@ -17,7 +17,7 @@ from protopool.checkpoint import (
 )
 from protopool.config import Config, load_config
 from protopool.execution import StepSettings
-from protopool.models import ProtoPool
+from protopool.models import PrototypeModel
 from protopool.rundir import RunPaths, read_json, write_json
 from protopool.seed import resolve_device, seed_everything
 from protopool.training.data import RunData, build_run_data
@@ -28,9 +28,11 @@ from protopool.training.runs import load_config_for_run, open_index, train_run
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     train = subparsers.add_parser(
         "train",
-        help="train a ProtoPool model (warm-up, joint, projection, last-layer fine-tuning)",
+        help="train a ProtoPool or ProtoTree model (model.kind) through its phases",
         description=(
-            "Train ProtoPool. Overrides look like train.lr=0.0005 or model.similarity=protopnet."
+            "Train ProtoPool (warm-up, joint, projection, last-layer fine-tuning) or ProtoTree "
+            "(model.kind=prototree: warm-up, joint, pruning and projection). Overrides look "
+            "like train.lr=0.0005 or model.similarity=protopnet."
         ),
     )
     train.add_argument("--config", type=Path, help="YAML config (default: the paper's CUB values)")
@@ -100,7 +102,7 @@ class RunContext(NamedTuple):
     paths: RunPaths
     checkpoint: Checkpoint
     data: RunData
-    model: ProtoPool
+    model: PrototypeModel
     settings: StepSettings
 
 
@@ -118,7 +120,7 @@ def _run_context(args: argparse.Namespace) -> RunContext:
 
 
 def run_project(args: argparse.Namespace) -> int:
-    from protopool.projection import project_prototypes
+    from protopool.projection import project_prototypes, prune_tree_before_projection
 
     run = _run_context(args)
     config, paths, checkpoint = run.config, run.paths, run.checkpoint
@@ -128,6 +130,7 @@ def run_project(args: argparse.Namespace) -> int:
         save_checkpoint(
             paths.before_projection, run.model, config, checkpoint.class_names, checkpoint.progress
         )
+    removed = prune_tree_before_projection(run.model)
     result = project_prototypes(
         run.model,
         run.data.projection_loader,
@@ -146,7 +149,7 @@ def run_project(args: argparse.Namespace) -> int:
     if paths.done.is_file():
         write_json(paths.done, {**read_json(paths.done), "evaluation": report})
     print(
-        f"projected {len(result.prototypes)} prototypes, pruned {len(result.pruned)} unused; "
+        f"projected {len(result.prototypes)} prototypes, pruned {len(result.pruned) + removed}; "
         f"test accuracy now {report['test']['accuracy']:.4f}"
     )
     return _report_errors(report)
@@ -159,12 +162,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        stages = report.get("test_by_stage", {})
-        before = stages.get("before_projection")
-        shown = f" ({before['accuracy']:.4f} before projection)" if before else ""
-        print(
-            f"test accuracy {report['test']['accuracy']:.4f}{shown}; "
-            f"{report['prototypes_used']} prototypes used; "
-            f"mean max slot probability {report['mean_max_slot_probability']:.4f}"
-        )
+        print(summary_line(report))
     return _report_errors(report)
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """One line of an evaluation report for the terminal."""
+    stages = report.get("test_by_stage", {})
+    before = stages.get("before_projection")
+    shown = f" ({before['accuracy']:.4f} before projection)" if before else ""
+    line = f"test accuracy {report['test']['accuracy']:.4f}{shown}; "
+    if "test_by_mode" in report:
+        modes = ", ".join(f"{mode} {value:.4f}" for mode, value in report["test_by_mode"].items())
+        return (
+            line + f"by mode: {modes}; {report['prototypes_after_pruning']} of "
+            f"{report['prototypes_before_pruning']} prototypes after pruning"
+        )
+    return (
+        line + f"{report['prototypes_used']} prototypes used; "
+        f"mean max slot probability {report['mean_max_slot_probability']:.4f}"
+    )

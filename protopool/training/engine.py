@@ -13,10 +13,11 @@ from tqdm import tqdm
 
 from protopool.config import LossConfig
 from protopool.execution import StepSettings, autocast, to_device
-from protopool.losses import Targets, mixup, plain_targets, protopool_loss
-from protopool.models import ProtoPool
+from protopool.losses import Targets, mixup, plain_targets
+from protopool.models import PrototypeModel
 from protopool.training.augment import augment_batch
 from protopool.training.data import ImageLoader
+from protopool.training.objectives import after_step, begin_epoch, training_forward, training_loss
 
 # What a loader yields once its items are collated: images (B, 3, S, S) and labels (B,).
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -30,7 +31,7 @@ def progress_bar(loader: ImageLoader, description: str) -> Iterator[Batch]:
     return bar
 
 
-def set_train_mode(model: ProtoPool, frozen_norms_eval: bool = False) -> None:
+def set_train_mode(model: PrototypeModel, frozen_norms_eval: bool = False) -> None:
     """Put the model in training mode, optionally leaving frozen batch norms in eval mode.
 
     A batch norm in training mode updates its running statistics even when its parameters
@@ -52,7 +53,7 @@ def set_train_mode(model: ProtoPool, frozen_norms_eval: bool = False) -> None:
 
 
 def train_step(
-    model: ProtoPool,
+    model: PrototypeModel,
     images: torch.Tensor,
     labels: torch.Tensor,
     optimizer: torch.optim.Optimizer,
@@ -60,8 +61,13 @@ def train_step(
     weights: LossConfig,
     settings: StepSettings,
     rng: np.random.Generator,
+    batches_in_epoch: int = 1,
 ) -> dict[str, float]:
-    """Forward, loss, backward and update on one batch; returns the loss stats."""
+    """Forward, loss, backward and update on one batch; returns the loss stats.
+
+    Args:
+        batches_in_epoch: Batches in the epoch (the tree's leaf rule decays by it).
+    """
     images, labels = to_device(images, settings), labels.to(settings.device, non_blocking=True)
     if settings.augment:
         images = augment_batch(images)
@@ -69,16 +75,17 @@ def train_step(
     if settings.mixup_alpha is not None:
         images, targets = mixup(images, labels, settings.mixup_alpha, rng)
     with autocast(settings):
-        output = model(images, scale)
-    loss, stats = protopool_loss(output, targets, model, weights)
+        output = training_forward(model, images, scale)
+    loss, stats = training_loss(model, output, targets, weights)
     optimizer.zero_grad(set_to_none=True)
     torch.autograd.backward(loss)
     optimizer.step()
+    after_step(model, output, targets, batches_in_epoch)
     return stats
 
 
 def train_one_epoch(
-    model: ProtoPool,
+    model: PrototypeModel,
     loader: ImageLoader,
     optimizer: torch.optim.Optimizer,
     scale: float | None,
@@ -101,10 +108,13 @@ def train_one_epoch(
         NonFiniteLossError: From the loss, naming the term that diverged.
     """
     set_train_mode(model, frozen_norms_eval)
+    begin_epoch(model)
     totals: dict[str, float] = {}
     steps = 0
     for images, labels in progress_bar(loader, description):
-        stats = train_step(model, images, labels, optimizer, scale, weights, settings, rng)
+        stats = train_step(
+            model, images, labels, optimizer, scale, weights, settings, rng, len(loader)
+        )
         for name, value in stats.items():
             totals[name] = totals.get(name, 0.0) + value
         steps += 1
@@ -115,7 +125,7 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: ProtoPool, loader: ImageLoader, settings: StepSettings, description: str = "eval"
+    model: PrototypeModel, loader: ImageLoader, settings: StepSettings, description: str = "eval"
 ) -> dict[str, float]:
     """Accuracy and cross-entropy with the hard test-time assignment.
 

@@ -22,8 +22,8 @@ from protopool.checkpoint import (
 )
 from protopool.config import Config
 from protopool.execution import StepSettings
-from protopool.models import ProtoPool, gumbel_scale
-from protopool.projection import project_prototypes
+from protopool.models import ProtoTree, PrototypeModel, gumbel_scale
+from protopool.projection import project_prototypes, prune_tree_before_projection
 from protopool.rundir import RunPaths, append_jsonl, count_lines, truncate_jsonl, write_json
 from protopool.training.data import RunData
 from protopool.training.engine import evaluate, train_one_epoch
@@ -79,7 +79,7 @@ class Trainer:
     paths: RunPaths
     device: torch.device
     rng: np.random.Generator
-    model: ProtoPool
+    model: PrototypeModel
     log: Callable[[str], object] = print
 
     def __post_init__(self) -> None:
@@ -278,6 +278,9 @@ class Trainer:
         started = time.perf_counter()
         # Kept for Table 3: test accuracy before projection, beside the one after it.
         self._save(self.paths.before_projection)
+        if isinstance(self.model, ProtoTree):
+            removed = prune_tree_before_projection(self.model)
+            self.log(f"pruning: {removed} prototypes removed, {self.model.num_prototypes} left")
         result = project_prototypes(
             self.model,
             self.data.projection_loader,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from protopool.config import Config, DataConfig, LossConfig
-from protopool.models import ProtoPool
+from protopool.models import ProtoPool, ProtoTree, PrototypeModel
 
-GROUPS = ("backbone", "add_on", "prototypes", "slot_logits", "last_layer")
+GROUPS = ("backbone", "add_on", "prototypes", "slot_logits", "last_layer", "leaves")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class Phase:
             assignment (False).
         loss: Loss weights for this phase.
         step_size: StepLR period in epochs (0: constant LR).
-        gamma: StepLR factor.
+        gamma: StepLR factor (MultiStepLR's with ``milestones``).
+        milestones: Epochs of MultiStepLR; when set they replace ``step_size``.
         plateau_decay: Decay every LR while validation accuracy stalls.
         early_stopping: Stop after this many epochs without improvement (0: never).
         selects_best: Save ``best.pt`` when validation accuracy improves.
@@ -55,6 +56,7 @@ class Phase:
     loss: LossConfig = LossConfig()
     step_size: int = 0
     gamma: float = 1.0
+    milestones: tuple[int, ...] = ()
     plateau_decay: bool = False
     early_stopping: int = 0
     selects_best: bool = True
@@ -67,6 +69,48 @@ class Phase:
 
 
 def build_phases(config: Config) -> list[Phase]:
+    """The phases of the run's model, ProtoPool's or ProtoTree's; empty phases are left out."""
+    tree = config.model.kind == "prototree"
+    phases = tree_phases(config) if tree else protopool_phases(config)
+    return [phase for phase in phases if phase.epochs > 0]
+
+
+def tree_phases(config: Config) -> list[Phase]:
+    """ProtoTree's reference schedule: frozen backbone, joint training, pruning and projection.
+
+    No fine-tuning follows: the leaves are the tree's last layer and have been fitted all along.
+    The slot schedule does not apply (``learnable_assignment`` is off, so no Gumbel scale).
+    """
+    train = config.train
+    decay = train.weight_decay
+    head = [
+        ParamGroup("add_on", train.head_lr_factor, decay),
+        ParamGroup("prototypes", train.head_lr_factor),
+    ]
+    if config.tree.leaf_update == "gradient":
+        head.append(ParamGroup("leaves", train.head_lr_factor))
+    phases = [
+        Phase("warmup", train.warmup_epochs, tuple(head), False, config.loss),
+        Phase(
+            "joint",
+            train.joint_epochs,
+            (ParamGroup("backbone", train.backbone_lr_factor, decay), *head),
+            False,
+            config.loss,
+            step_size=train.step_size,
+            gamma=train.gamma,
+            milestones=train.milestones,
+            early_stopping=train.early_stopping,
+            restore_best=train.project,
+        ),
+    ]
+    if train.project:
+        # Pruning, then class-constrained projection (the loop's projection step does both).
+        phases.append(Phase("projection", 1, learnable_assignment=False))
+    return phases
+
+
+def protopool_phases(config: Config) -> list[Phase]:
     """The official schedule: warm-up, joint, projection, last-layer fine-tuning.
 
     The last layer stays at its 1/0 initialisation until fine-tuning, as in the official code.
@@ -87,6 +131,7 @@ def build_phases(config: Config) -> list[Phase]:
             loss=config.loss,
             step_size=train.step_size,
             gamma=train.gamma,
+            milestones=train.milestones,
             plateau_decay=True,
             early_stopping=train.early_stopping,
             restore_best=train.project,
@@ -113,7 +158,7 @@ def build_phases(config: Config) -> list[Phase]:
                 frozen_norms_eval=True,
             ),
         ]
-    return [phase for phase in phases if phase.epochs > 0]
+    return phases
 
 
 def steps_per_epoch(train_images: int, data: DataConfig) -> int:
@@ -139,18 +184,30 @@ def phase_steps(config: Config, train_images: int) -> dict[str, int]:
     }
 
 
-def group_parameters(model: ProtoPool, name: str) -> list[torch.nn.Parameter]:
-    parts = {
-        "backbone": lambda: list(model.features.parameters()),
-        "add_on": lambda: list(model.add_on.parameters()),
-        "prototypes": lambda: [model.prototypes],
-        "slot_logits": lambda: [model.slot_logits],
-        "last_layer": lambda: list(model.last_layer.parameters()),
-    }
-    return parts[name]()
+def group_parameters(model: PrototypeModel, name: str) -> list[torch.nn.Parameter]:
+    """The parameters of a named part of either model.
+
+    Raises:
+        ValueError: The model has no such part (slots and last layer are ProtoPool's, leaves
+            a gradient-trained tree's).
+    """
+    shared = {"backbone": model.features, "add_on": model.add_on}
+    if name in shared:
+        return list(shared[name].parameters())
+    if name == "prototypes":
+        return [model.prototypes]
+    if isinstance(model, ProtoPool) and name == "slot_logits":
+        return [model.slot_logits]
+    if isinstance(model, ProtoPool) and name == "last_layer":
+        return list(model.last_layer.parameters())
+    if isinstance(model, ProtoTree) and name == "leaves":
+        if not isinstance(model.leaf_logits, torch.nn.Parameter):
+            raise ValueError("the tree's leaves are not trained by gradient (tree.leaf_update)")
+        return [model.leaf_logits]
+    raise ValueError(f"{type(model).__name__} has no parameter group {name!r}")
 
 
-def make_optimizer(model: ProtoPool, phase: Phase, base_lr: float) -> torch.optim.Adam:
+def make_optimizer(model: PrototypeModel, phase: Phase, base_lr: float) -> torch.optim.Adam:
     """Freeze everything outside the phase's groups and build Adam over the rest."""
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -173,6 +230,8 @@ def make_optimizer(model: ProtoPool, phase: Phase, base_lr: float) -> torch.opti
 def make_scheduler(
     optimizer: torch.optim.Optimizer, phase: Phase
 ) -> torch.optim.lr_scheduler.LRScheduler:
+    if phase.milestones:
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(phase.milestones), phase.gamma)
     if phase.step_size <= 0:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     return torch.optim.lr_scheduler.StepLR(optimizer, phase.step_size, phase.gamma)
