@@ -50,6 +50,7 @@ bench: venv
 	$(PY) bench/bench_synth.py
 	$(PY) bench/bench_engine.py all
 	$(PY) bench/bench_engine.py quality
+	$(PY) bench/bench_tree.py all
 	$(PY) bench/bench_analysis.py
 
 clean-demo:

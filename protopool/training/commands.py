@@ -65,6 +65,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.set_defaults(run=run_evaluate)
 
+    tree = subparsers.add_parser(
+        "tree", help="draw a ProtoTree run: node patches, leaf classes, one image's path"
+    )
+    tree.add_argument("run_dir", type=Path, metavar="RUN")
+    tree.add_argument("--out", type=Path, help="PNG, SVG or PDF (default: RUN/tree.png)")
+    tree.add_argument("--image", type=Path, help="draw this image's greedy decision path")
+    tree.set_defaults(run=run_tree)
+
 
 def _cli_overrides(args: argparse.Namespace) -> list[str]:
     overrides = list(getattr(args, "overrides", None) or [])
@@ -182,3 +190,11 @@ def summary_line(report: dict[str, Any]) -> str:
         line + f"{report['prototypes_used']} prototypes used; "
         f"mean max slot probability {report['mean_max_slot_probability']:.4f}"
     )
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    from protopool.tree_render import render_tree
+
+    out = render_tree(args.run_dir, args.out or args.run_dir / "tree.png", args.image)
+    print(f"tree drawn to {out}")
+    return 0
