@@ -385,8 +385,9 @@ def test_projection_code_moves_pruned_tree_prototypes_onto_allowed_patches() -> 
     images, labels = torch.randn(6, 3, SIZE, SIZE), torch.tensor([1, 2, 3, 1, 2, 3])
     samples = [Sample(f"img{i}", Path(f"/data/img{i}.png"), int(y)) for i, y in enumerate(labels)]
     allowed = model.node_classes()
+    before = model.prototypes.detach().clone()
     result = project_prototypes(
-        model,  # type: ignore[arg-type]
+        model,
         [(images, labels)],
         samples,
         ["a", "b", "c", "d"],
@@ -400,6 +401,11 @@ def test_projection_code_moves_pruned_tree_prototypes_onto_allowed_patches() -> 
         h, w = record.patch
         patch = latent[int(record.image_id[3:]), :, h, w]
         assert torch.allclose(model.prototypes[record.prototype], patch)
+        # The nearest allowed patch, by exhaustive search with the prototype as it was.
+        hosts = allowed[labels, record.prototype]
+        diff = latent[hosts] - before[record.prototype][None, :, None, None]
+        nearest = diff.pow(2).sum(dim=1).min()
+        assert record.distance == pytest.approx(float(nearest), rel=1e-4, abs=1e-5)
 
 
 def test_keep_prototypes_only_reorders() -> None:
