@@ -10,6 +10,9 @@ import sys
 COMMAND_MODULES = (
     "protopool.data.commands",
     "protopool.training.commands",
+    "protopool.rendering.commands",
+    "protopool.explanations.commands",
+    "protopool.interpretability.commands",
 )
 
 
