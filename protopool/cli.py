@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            # A verb module (or its package) that is not installed is skipped; a module that
+            # exists but fails to import one of its own dependencies is a real error.
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
                 raise
             continue
         module.register(subparsers)

@@ -1,12 +1,8 @@
 """Prototype-part models: ProtoPool and ProtoTree, chosen by ``model.kind``."""
 
 from protopool.config import Config
-from protopool.models.protopool import (
-    InputShapeError,
-    ProtoPool,
-    ProtoPoolOutput,
-    gumbel_scale,
-)
+from protopool.models.base import InputShapeError, PrototypeNetwork
+from protopool.models.protopool import ProtoPool, ProtoPoolOutput, gumbel_scale
 from protopool.models.prototree import ProtoTree, ProtoTreeOutput
 
 PrototypeModel = ProtoPool | ProtoTree
@@ -23,6 +19,7 @@ def build_model(config: Config, num_classes: int) -> PrototypeModel:
 __all__ = [
     "InputShapeError",
     "PrototypeModel",
+    "PrototypeNetwork",
     "ProtoPool",
     "ProtoPoolOutput",
     "ProtoTree",

@@ -16,12 +16,9 @@ from torch import nn
 from protopool import similarity as similarities
 from protopool.backbones import build_backbone
 from protopool.config import ModelConfig
+from protopool.models.base import PrototypeNetwork
 
 HARD_THRESHOLD = 0.5
-
-
-class InputShapeError(ValueError):
-    """Images of a size the model was not configured for."""
 
 
 class ProtoPoolOutput(NamedTuple):
@@ -40,7 +37,7 @@ class ProtoPoolOutput(NamedTuple):
     distances: torch.Tensor
 
 
-class ProtoPool(nn.Module):
+class ProtoPool(PrototypeNetwork):
     """Backbone, 1x1 add-on with sigmoid, prototype pool, slots and a positive last layer.
 
     Args:
@@ -84,10 +81,6 @@ class ProtoPool(nn.Module):
         columns = torch.arange(self.num_classes * self.slots_per_class) // self.slots_per_class
         return (columns.unsqueeze(0) == torch.arange(self.num_classes).unsqueeze(1)).float()
 
-    @property
-    def num_prototypes(self) -> int:
-        return self.prototypes.shape[0]
-
     # --- slot distributions -------------------------------------------------------------------
 
     def slot_distributions(self, scale: float | None) -> torch.Tensor:
@@ -127,34 +120,6 @@ class ProtoPool(nn.Module):
         return self.hard_slots().amax(dim=2) > 0
 
     # --- forward ------------------------------------------------------------------------------
-
-    def latent(self, images: torch.Tensor) -> torch.Tensor:
-        """Latent patches ``(B, D, H, W)`` in [0, 1], in fp32, for images ``(B, 3, S, S)``.
-
-        Only the backbone runs under an enclosing bf16 autocast. The add-on and everything
-        after it run in fp32: in bf16 the latent's rounding keeps a patch from ever being at
-        distance 0 from itself, so the log similarity would peak near 8.2 instead of
-        ``log(1 / eps)``, and logits near 55 would be rounded to steps of 0.25.
-        """
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise InputShapeError(
-                f"expected images of shape (B, 3, H, W); got {tuple(images.shape)}"
-            )
-        if images.shape[-2:] != (self.image_size, self.image_size):
-            raise InputShapeError(
-                f"this model takes {self.image_size}x{self.image_size} images; got "
-                f"{images.shape[-2]}x{images.shape[-1]}: resize them (data.image_size)"
-            )
-        features = self.features(images)
-        with torch.autocast(device_type=features.device.type, enabled=False):
-            latent: torch.Tensor = self.add_on(features.float())
-        return latent
-
-    def distances(self, images: torch.Tensor) -> torch.Tensor:
-        """Squared distances ``(B, P, H, W)`` between latent patches and prototypes (fp32)."""
-        latent = self.latent(images)
-        with torch.autocast(device_type=latent.device.type, enabled=False):
-            return similarities.squared_distances(latent, self.prototypes.float())
 
     def forward(self, images: torch.Tensor, scale: float | None = None) -> ProtoPoolOutput:
         """Classify images.

@@ -31,7 +31,7 @@ from protopool import similarity as similarities
 from protopool.backbones import build_backbone
 from protopool.config import ModelConfig, TreeConfig
 from protopool.models import tree_ops
-from protopool.models.protopool import InputShapeError
+from protopool.models.base import PrototypeNetwork
 
 INFERENCE_MODES = ("distributed", "sample_max", "greedy")
 # The reference adds this to the distance before log1mexp so that an exact match (s = 1) still
@@ -67,18 +67,7 @@ class Routing(NamedTuple):
     log_leaf_probs: torch.Tensor
 
 
-def check_images(images: torch.Tensor, image_size: int) -> None:
-    """Raise :class:`InputShapeError` unless ``images`` is ``(B, 3, S, S)`` with the model's S."""
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise InputShapeError(f"expected images of shape (B, 3, H, W); got {tuple(images.shape)}")
-    if images.shape[-2:] != (image_size, image_size):
-        raise InputShapeError(
-            f"this model takes {image_size}x{image_size} images; got "
-            f"{images.shape[-2]}x{images.shape[-1]}: resize them (data.image_size)"
-        )
-
-
-class ProtoTree(nn.Module):
+class ProtoTree(PrototypeNetwork):
     """Backbone, 1x1 add-on with sigmoid, one prototype per internal node, leaf distributions.
 
     Args:
@@ -119,30 +108,6 @@ class ProtoTree(nn.Module):
         else:
             self.register_buffer("leaf_logits", torch.zeros(tree.num_leaves, num_classes))
         self.register_buffer("epoch_start_leaf_logits", None, persistent=False)
-
-    @property
-    def num_prototypes(self) -> int:
-        return self.prototypes.shape[0]
-
-    # --- distances ----------------------------------------------------------------------------
-
-    def latent(self, images: torch.Tensor) -> torch.Tensor:
-        """Latent patches ``(B, D, H, W)`` in [0, 1], in fp32, for images ``(B, 3, S, S)``.
-
-        Only the backbone runs under an enclosing autocast; the add-on and everything after it
-        run in fp32, for the reasons :meth:`ProtoPool.latent` gives.
-        """
-        check_images(images, self.image_size)
-        features = self.features(images)
-        with torch.autocast(device_type=features.device.type, enabled=False):
-            latent: torch.Tensor = self.add_on(features.float())
-        return latent
-
-    def distances(self, images: torch.Tensor) -> torch.Tensor:
-        """Squared distances ``(B, P, H, W)`` between latent patches and prototypes (fp32)."""
-        latent = self.latent(images)
-        with torch.autocast(device_type=latent.device.type, enabled=False):
-            return similarities.squared_distances(latent, self.prototypes.float())
 
     # --- routing ------------------------------------------------------------------------------
 

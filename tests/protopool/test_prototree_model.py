@@ -11,8 +11,7 @@ import torch
 from protopool.config import ModelConfig, TreeConfig
 from protopool.data.base import Sample
 from protopool.execution import StepSettings
-from protopool.models import tree_ops
-from protopool.models.protopool import InputShapeError
+from protopool.models import InputShapeError, tree_ops
 from protopool.models.prototree import INFERENCE_MODES, ProtoTree
 from protopool.projection import project_prototypes
 
