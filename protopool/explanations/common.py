@@ -96,11 +96,6 @@ def users(run: Run) -> list[list[int]]:
     return [torch.nonzero(matrix[:, p]).flatten().tolist() for p in range(matrix.shape[1])]
 
 
-def node_of(model: ProtoTree, prototype: int) -> int:
-    """Heap index of a ProtoTree prototype's node."""
-    return int(model.prototype_ids[prototype])
-
-
 def original_index(run: Run, prototype: int) -> int:
     """The prototype's index in the pool as first built (its heap node for a ProtoTree)."""
     return int(run.model.prototype_ids[prototype])
@@ -155,7 +150,6 @@ __all__ = [
     "check_prototype",
     "class_index",
     "device_for",
-    "node_of",
     "original_index",
     "pair_box",
     "provenance_by_prototype",
