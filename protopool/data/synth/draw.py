@@ -33,6 +33,8 @@ class Rendered:
         parts: CUB part name to ``(x, y, visible)``; hidden parts hold ``(0.0, 0.0, False)``.
         pose: The pose on the supersampled canvas.
         occluders: How many foreground leaves were drawn over the bird.
+        occlusion: Mask of those leaves on the supersampled canvas (mode ``L``, 255 = leaf),
+            for the ground-truth part masks of :mod:`protopool.data.synth.masks`.
     """
 
     image: Image.Image
@@ -40,6 +42,7 @@ class Rendered:
     parts: dict[str, tuple[float, float, bool]]
     pose: geo.Pose
     occluders: int
+    occlusion: Image.Image
 
 
 def _muted(rng: np.random.Generator) -> RGB:
@@ -241,4 +244,5 @@ def render(species: Species, size: int, rng: np.random.Generator) -> Rendered:
         parts=_annotate(pose, species, occlusion, size),
         pose=pose,
         occluders=occluders,
+        occlusion=occlusion,
     )
