@@ -112,11 +112,15 @@ def latent_maps(
 
 
 def upsample(latent: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic upsampling of one latent map ``(H, W)`` to ``size`` = ``(width, height)``."""
+    """Bicubic upsampling of latent maps ``(..., H, W)`` to ``size`` = ``(width, height)``.
+
+    Several maps of one image go through one call: many small calls cost more than the work.
+    """
     width, height = size
-    grid = latent[None, None].float()
+    lead = latent.shape[:-2]
+    grid = latent.reshape(1, -1, *latent.shape[-2:]).float()
     upsampled = F.interpolate(grid, size=(height, width), mode="bicubic", align_corners=False)
-    result: np.ndarray = upsampled[0, 0].cpu().numpy()
+    result: np.ndarray = upsampled.reshape(*lead, height, width).cpu().numpy()
     return result
 
 
@@ -228,11 +232,14 @@ def maps_for_pairs(
         prepared = [prepare_image(path, data, box) for path, box in chunk]
         maps = latent_maps(model, torch.stack([p.tensor for p in prepared]), settings).cpu()
         for key, image, image_maps in zip(chunk, prepared, maps, strict=True):
-            for position in wanted[key]:
-                prototype = pairs[position][0]
-                latent = image_maps[prototype]
+            positions = wanted[key]
+            latents = image_maps[[pairs[position][0] for position in positions]]
+            left, top, right, bottom = image.crop
+            cropped = upsample(latents, (right - left, bottom - top))
+            for position, latent, crop_map in zip(positions, latents, cropped, strict=True):
+                activation = place_in_original(crop_map, image.crop, image.original.size)
                 done[position] = PairMap(
-                    prototype, key[0], image, latent, image_map(latent, image), float(latent.max())
+                    pairs[position][0], key[0], image, latent, activation, float(latent.max())
                 )
     return [done[position] for position in range(len(pairs))]
 
