@@ -119,3 +119,13 @@ def test_latent_maps_are_the_models_own_similarity(config: Config) -> None:
     with torch.no_grad():
         expected = model.similarity.activation_map(model.distances(images))
     assert torch.allclose(maps, expected)
+
+
+def test_separable_upsampling_equals_torchs_bicubic() -> None:
+    import torch.nn.functional as F
+
+    latent = torch.randn(3, 7, 5)
+    ours = upsample(latent, (41, 33))
+    theirs = F.interpolate(latent[None], size=(33, 41), mode="bicubic", align_corners=False)[0]
+    assert ours.shape == (3, 33, 41)
+    assert np.allclose(ours, theirs.numpy(), atol=1e-5)
