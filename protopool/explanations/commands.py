@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from protopool.cli_args import crop_box
 from protopool.data.base import DatasetError
 from protopool.explain import Run, load_run
 from protopool.explanations.activations import top_activations, training_split
@@ -43,19 +44,6 @@ from protopool.explanations.sharing import (
 )
 from protopool.models import ProtoPool
 from protopool.rundir import write_json, write_text
-
-
-def crop_box(text: str) -> tuple[float, float, float, float]:
-    """Parse ``x,y,w,h`` (pixels of the original image)."""
-    try:
-        x, y, width, height = (float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a box: give four numbers x,y,width,height"
-        ) from None
-    if width <= 0 or height <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the box's width and height must be positive")
-    return (x, y, width, height)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

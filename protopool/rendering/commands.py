@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from protopool.cli_args import crop_box
 from protopool.execution import StepSettings
 from protopool.explain import load_run
 from protopool.rendering.batch import RenderedPair, render_pairs
@@ -22,19 +23,6 @@ from protopool.rendering.style import (
     style_from_dict,
 )
 from protopool.seed import resolve_device
-
-
-def crop_box(text: str) -> tuple[float, float, float, float]:
-    """``x,y,w,h`` as four numbers, width and height positive."""
-    try:
-        x, y, width, height = (float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not x,y,width,height (four numbers, e.g. 10,20,100,80)"
-        ) from None
-    if width <= 0 or height <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
-    return (x, y, width, height)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
