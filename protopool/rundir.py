@@ -36,12 +36,24 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temp, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as file:
             write(file)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _read_umask() -> int:
+    # Read once at import: setting and restoring the umask is not safe once threads run.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()
 
 
 def write_text(path: Path, text: str) -> None:

@@ -60,3 +60,13 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
         read_checkpoint(path)
     with pytest.raises(CheckpointError, match="not found"):
         read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path) -> None:
+    import os
+
+    from protopool.rundir import write_text
+
+    write_text(tmp_path / "a.txt", "x")
+    (tmp_path / "b.txt").write_text("x")
+    assert os.stat(tmp_path / "a.txt").st_mode == os.stat(tmp_path / "b.txt").st_mode
