@@ -90,3 +90,22 @@ def config() -> Config:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     torch.manual_seed(0)
+
+
+# A tiny ProtoPool for CLI tests (`protopool train ... *TINY_CLI`): a few seconds on a CPU.
+TINY_CLI = [
+    "model.backbone=tiny",
+    "model.weights=none",
+    "model.num_prototypes=8",
+    "model.prototype_depth=16",
+    "model.slots_per_class=2",
+    "data.image_size=32",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "data.augment=false",
+    "data.validation_fraction=0.2",
+    "train.warmup_epochs=1",
+    "train.finetune_epochs=1",
+    "train.lr=0.003",
+    "train.device=cpu",
+]

@@ -38,25 +38,10 @@ from protopool.interpretability.topk import TopImage, stream_top_k
 from protopool.maps import latent_maps
 from protopool.models import build_model
 
+from .conftest import TINY_CLI
+
 CPU = StepSettings(torch.device("cpu"))
-TINY = [
-    "model.backbone=tiny",
-    "model.weights=none",
-    "model.num_prototypes=8",
-    "model.prototype_depth=16",
-    "model.slots_per_class=2",
-    "model.gumbel_scale_epochs=2",
-    "data.image_size=32",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "data.augment=false",
-    "data.validation_fraction=0.2",
-    "train.warmup_epochs=1",
-    "train.joint_epochs=2",
-    "train.finetune_epochs=1",
-    "train.lr=0.003",
-    "train.device=cpu",
-]
+TINY = [*TINY_CLI, "model.gumbel_scale_epochs=2", "train.joint_epochs=2"]
 
 
 @pytest.fixture(scope="module")

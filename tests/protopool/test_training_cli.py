@@ -9,23 +9,9 @@ import pytest
 
 from protopool.cli import main
 
-TINY = [
-    "model.backbone=tiny",
-    "model.weights=none",
-    "model.num_prototypes=8",
-    "model.prototype_depth=16",
-    "model.slots_per_class=2",
-    "model.gumbel_scale_epochs=3",
-    "data.image_size=32",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "data.augment=false",
-    "data.validation_fraction=0.2",
-    "train.warmup_epochs=1",
-    "train.finetune_epochs=1",
-    "train.lr=0.003",
-    "train.device=cpu",
-]
+from .conftest import TINY_CLI
+
+TINY = [*TINY_CLI, "model.gumbel_scale_epochs=3"]
 
 
 @pytest.fixture(scope="module")
