@@ -18,7 +18,11 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="protopool", description="Prototype-part classifiers: data, training, evaluation."
+        prog="protopool",
+        description=(
+            "Prototype-part classifiers: data, training, evaluation, pictures, names and "
+            "interpretability."
+        ),
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

@@ -58,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     project.add_argument("--device", help="cpu, cuda or auto")
     project.set_defaults(run=run_project)
 
-    evaluate = subparsers.add_parser("evaluate", help="test accuracy and slot statistics of a run")
+    evaluate = subparsers.add_parser(
+        "evaluate", help="test accuracy and slot or tree statistics of a run"
+    )
     evaluate.add_argument("run_dir", type=Path, metavar="RUN")
     evaluate.add_argument("--data", help="dataset directory (default: the run's data.root)")
     evaluate.add_argument("--device", help="cpu, cuda or auto")
