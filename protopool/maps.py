@@ -13,7 +13,8 @@ arg-max-mask rule.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tqdm import tqdm
 
 from protopool.config import DataConfig
 from protopool.data.base import load_rgb
@@ -110,6 +112,26 @@ def latent_maps(
     with autocast(settings):
         sq_dist = model.distances(to_device(images, settings))
     return model.similarity.activation_map(sq_dist).float()
+
+
+def stream_maps(
+    model: PrototypeModel,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    settings: StepSettings,
+    description: str = "activation maps",
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """One pass over a split: ``(offset, maps (B, P, H, W) on the CPU, labels (B,))`` per batch.
+
+    ``offset`` is the position of the batch's first image in the stream. A progress bar shows
+    on a terminal.
+    """
+    offset = 0
+    for images, labels in tqdm(
+        batches, desc=description, leave=False, disable=not sys.stderr.isatty()
+    ):
+        maps = latent_maps(model, images, settings).cpu()
+        yield offset, maps, labels
+        offset += maps.shape[0]
 
 
 def upsample(latent: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -267,6 +289,7 @@ __all__ = [
     "image_map",
     "latent_maps",
     "maps_for_pairs",
+    "stream_maps",
     "percentile_box",
     "place_in_original",
     "prepare_image",

@@ -1,23 +1,21 @@
 """Which training images each prototype matches best: one streamed pass over the training split.
 
 Memory depends on the pool and the batch, never on the number of images: per batch the
-backbone runs once (:func:`protopool.maps.latent_maps`), and a running top-k per prototype and a
+backbone runs once (:func:`protopool.maps.stream_maps`), and a running top-k per prototype and a
 running best per (prototype, class) are kept.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
 from protopool.data.base import Sample, split_validation
 from protopool.execution import StepSettings
 from protopool.explain import Run
 from protopool.explanations.common import ExplanationError
-from protopool.maps import latent_maps
+from protopool.maps import stream_maps
 from protopool.training.data import make_loader
 from protopool.training.runs import open_index
 
@@ -103,22 +101,19 @@ def top_activations(
     class_scores = torch.full((pool, classes), float("-inf"))
     class_where = torch.full((pool, classes), -1, dtype=torch.long)
     loader = make_loader(samples, run.config.data, train=False)
-    bar = tqdm(loader, desc="top activations", leave=False, disable=not sys.stderr.isatty())
-    offset = 0
-    for images, labels in bar:
-        peaks = latent_maps(run.model, images, settings).amax(dim=(2, 3)).cpu().T
+    for offset, maps, labels in stream_maps(run.model, loader, settings, "top activations"):
+        peaks = maps.amax(dim=(2, 3)).T
         positions = torch.arange(offset, offset + peaks.shape[1]).expand(pool, -1)
         scores, order = torch.cat([scores, peaks], dim=1).topk(
             min(k, scores.shape[1] + peaks.shape[1]), dim=1
         )
         where = torch.cat([where, positions], dim=1).gather(1, order)
-        for label in labels.unique().tolist():
+        for label in torch.unique(labels).tolist():
             mine = torch.nonzero(labels == label).flatten()
             best, at = peaks[:, mine].max(dim=1)
             better = best > class_scores[:, label]
             class_scores[better, label] = best[better]
             class_where[better, label] = mine[at[better]] + offset
-        offset += peaks.shape[1]
     top = [
         [Hit(int(s), float(v)) for s, v in zip(where[p].tolist(), scores[p].tolist(), strict=True)]
         for p in range(pool)

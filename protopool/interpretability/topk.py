@@ -23,7 +23,7 @@ from protopool.config import DataConfig
 from protopool.data.base import DatasetError, Sample
 from protopool.execution import StepSettings
 from protopool.interpretability.parts import RegionRuleConfig
-from protopool.maps import Box, crop_region, latent_maps
+from protopool.maps import Box, crop_region, stream_maps
 from protopool.models import PrototypeModel
 from protopool.training.data import make_loader
 
@@ -85,9 +85,7 @@ def stream_top_k(
     scores = torch.full((pool, 0), float("-inf"))
     positions = torch.full((pool, 0), -1, dtype=torch.long)
     latents: torch.Tensor | None = None
-    offset = 0
-    for images, labels in batches:
-        maps = latent_maps(model, images, settings).cpu()  # (B, P, H, W)
+    for offset, maps, labels in stream_maps(model, batches, settings, "top-k images"):
         batch = maps.shape[0]
         batch_scores = maps.flatten(2).amax(dim=2).T  # (P, B)
         if allowed is not None:
@@ -101,7 +99,6 @@ def stream_top_k(
         scores, order = scores.topk(keep, dim=1)
         positions = positions.gather(1, order)
         latents = latents[torch.arange(pool)[:, None], order]
-        offset += batch
     if latents is None:
         raise ValueError("top-k needs at least one image")
     positions = positions.masked_fill(torch.isinf(scores), -1)
