@@ -437,16 +437,38 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     Raises:
         ConfigError: Missing file, bad YAML, unknown field or invalid value.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path} (see configs/*.yaml)")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"cannot parse {path}: {exc}") from exc
+    data = (
+        {}
+        if path is None
+        else read_yaml_mapping(path, ConfigError, "config file", "configs/*.yaml")
+    )
     return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def read_yaml_mapping(
+    path: str | Path, error: type[ValueError], what: str, examples: str
+) -> dict[str, Any]:
+    """The mapping a YAML file holds (empty for an empty file).
+
+    Args:
+        path: The file.
+        error: The exception to raise, with a message naming the file.
+        what: What the file is, for the "not found" message ("config file").
+        examples: Where to find valid files, for the same message.
+
+    Raises:
+        error: A missing file, bad YAML or a document that is not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} not found: {path} (see {examples})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise error(f"cannot parse {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"{path} must hold a mapping of field: value")
+    return data
 
 
 def config_to_yaml(config: Config) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
+from protopool.config import read_yaml_mapping
 
 FORMATS = ("png", "jpeg", "webp")
 SUFFIXES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
@@ -243,16 +243,7 @@ def read_style_file(path: str | Path) -> dict[str, Any]:
     Raises:
         StyleError: A missing file, bad YAML or a document that is not a mapping.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise StyleError(f"style file not found: {path} (see configs/styles/*.yaml)")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StyleError(f"cannot parse {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise StyleError(f"{path} must hold a mapping of field: value")
-    return data
+    return read_yaml_mapping(path, StyleError, "style file", "configs/styles/*.yaml")
 
 
 def load_style(path: str | Path | None) -> RenderStyle:
