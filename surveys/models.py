@@ -1,1 +1,0 @@
-"""Database models of the study app (added as the study features land)."""

@@ -1,0 +1,60 @@
+"""Database models of the study app, one module per room.
+
+* :mod:`.catalogue`: trained runs, their classes and prototypes, proposed names and reviews.
+* :mod:`.studies`: studies, conditions, stimuli, questions and balanced question sets.
+* :mod:`.people`: participants, the order they see questions in, and their responses.
+"""
+
+from surveys.models.catalogue import (
+    NameDecision,
+    NameReview,
+    ProposedName,
+    Prototype,
+    PrototypeImage,
+    Run,
+    RunClass,
+    RunKind,
+)
+from surveys.models.people import (
+    Participant,
+    ParticipantItem,
+    ParticipantStatus,
+    Response,
+)
+from surveys.models.studies import (
+    Condition,
+    Question,
+    QuestionKind,
+    QuestionSet,
+    QuestionSetItem,
+    RecruiterKind,
+    Stimulus,
+    StimulusStatus,
+    Study,
+    StudyStatus,
+)
+
+__all__ = [
+    "Condition",
+    "NameDecision",
+    "NameReview",
+    "Participant",
+    "ParticipantItem",
+    "ParticipantStatus",
+    "ProposedName",
+    "Prototype",
+    "PrototypeImage",
+    "Question",
+    "QuestionKind",
+    "QuestionSet",
+    "QuestionSetItem",
+    "RecruiterKind",
+    "Response",
+    "Run",
+    "RunClass",
+    "RunKind",
+    "Stimulus",
+    "StimulusStatus",
+    "Study",
+    "StudyStatus",
+]
