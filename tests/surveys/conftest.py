@@ -25,3 +25,6 @@ def non_staff_client(db) -> Client:
     client = Client()
     client.force_login(UserFactory(username="someone"))
     return client
+
+
+from tests.surveys.runs import pool_run, protopnet_run, synth_data, tree_run  # noqa: E402,F401
