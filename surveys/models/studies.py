@@ -197,7 +197,9 @@ class QuestionSet(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="question_sets")
     index = models.PositiveIntegerField()
-    questions = models.ManyToManyField(Question, through="QuestionSetItem", related_name="sets")
+    questions: models.ManyToManyField[Question, QuestionSetItem] = models.ManyToManyField(
+        Question, through="QuestionSetItem", related_name="sets"
+    )
 
     class Meta:
         ordering = ["study", "index"]

@@ -1,0 +1,45 @@
+"""``python manage.py export_results STUDY --out DIR``: every export of a study into a folder."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+
+from surveys.models import Study
+from surveys.services.exports import do_export_results
+from surveys.services.exports_exclusions import RulesError
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a study's responses.csv (long format, pseudonymised), participants.csv, "
+        "stimuli.csv and the analysis report (report/) into a folder."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("study", help="The study's slug or public code.")
+        parser.add_argument("--out", required=True, type=Path, help="Folder to write into.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        handle = str(options["study"])
+        study = Study.objects.filter(Q(slug=handle) | Q(code=handle)).first()
+        if study is None:
+            raise CommandError(
+                f"No study has the slug or code {handle!r}; the studies are: "
+                f"{', '.join(Study.objects.values_list('slug', flat=True)) or '(none yet)'}."
+            )
+        out: Path = options["out"]
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"--out {out} is a file; give a folder (it is created if missing).")
+        self.stdout.write(f"Exporting {study.slug} into {out}")
+        try:
+            summary = do_export_results(study, out, progress=self.stdout.write)
+        except RulesError as err:
+            raise CommandError(str(err)) from err
+        if summary.report_note:
+            self.stdout.write(self.style.WARNING(summary.report_note))
+        self.stdout.write(self.style.SUCCESS(f"Done: {out}"))
