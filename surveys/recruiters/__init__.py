@@ -1,0 +1,45 @@
+"""Recruiters: the adapters through which participants reach a study (see :mod:`.base`).
+
+``get_recruiter(study.recruiter)`` gives the adapter of a study. Each adapter module registers
+its class in :data:`RECRUITERS` under its ``kind`` (a :class:`surveys.models.RecruiterKind`).
+"""
+
+from __future__ import annotations
+
+from surveys.recruiters.base import Completion, EntryError, Identity, Recruiter
+from surveys.recruiters.link import LinkRecruiter
+
+RECRUITERS: dict[str, type[Recruiter]] = {
+    LinkRecruiter.kind: LinkRecruiter,
+}
+
+
+class UnknownRecruiter(LookupError):
+    """No adapter is installed for a study's recruiter kind."""
+
+
+def get_recruiter(kind: str) -> Recruiter:
+    """The recruiter adapter registered for ``kind``.
+
+    Raises:
+        UnknownRecruiter: nothing is registered under ``kind``.
+    """
+    try:
+        return RECRUITERS[kind]()
+    except KeyError:
+        known = ", ".join(sorted(RECRUITERS))
+        raise UnknownRecruiter(
+            f"no recruiter adapter for {kind!r}; installed: {known}. Set the study's recruiter "
+            "to one of them."
+        ) from None
+
+
+__all__ = [
+    "RECRUITERS",
+    "Completion",
+    "EntryError",
+    "Identity",
+    "Recruiter",
+    "UnknownRecruiter",
+    "get_recruiter",
+]

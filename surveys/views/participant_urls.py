@@ -1,5 +1,32 @@
-"""URLs of this room (filled in as its views land)."""
+"""The participant's URLs: the public study link, then pages under the participant's code.
 
-from django.urls import URLPattern
+Study and participant codes are random; positions count the participant's own order. Nothing
+here names a question, stimulus, condition, run or file.
+"""
 
-urlpatterns: list[URLPattern] = []
+from django.urls import URLPattern, path
+
+from surveys.views import participant, participant_images, participant_question
+
+_P = "s/<str:study>/p/<str:participant>/"
+
+urlpatterns: list[URLPattern] = [
+    path("s/<str:study>/", participant.entry, name="participant_entry"),
+    path(_P, participant.home, name="participant_home"),
+    path(f"{_P}consent/", participant.consent, name="participant_consent"),
+    path(f"{_P}goodbye/", participant.goodbye, name="participant_goodbye"),
+    path(f"{_P}instructions/", participant.instructions, name="participant_instructions"),
+    path(
+        f"{_P}example/<str:which>",
+        participant_images.example_picture,
+        name="participant_example",
+    ),
+    path(f"{_P}q/<int:position>/", participant_question.question, name="participant_question"),
+    path(
+        f"{_P}img/<int:position>/<str:which>",
+        participant_images.picture,
+        name="participant_picture",
+    ),
+    path(f"{_P}debrief/", participant.debrief, name="participant_debrief"),
+    path(f"{_P}done/", participant.done, name="participant_done"),
+]

@@ -1,0 +1,123 @@
+"""The recruiter interface: how participants arrive, who they are, and how they leave.
+
+A recruiter is the outside service (or none, for a plain link) that sends people to a study.
+Each one is an adapter behind :class:`Recruiter`, so the survey itself never branches on where
+a participant came from:
+
+* :meth:`Recruiter.read_entry` reads the participant's identity from the entry request: the
+  external ID that makes one participation per person and study, the extra fields worth
+  recording (Prolific's ``STUDY_ID`` and ``SESSION_ID``; MTurk's ``assignmentId``, ``hitId`` and
+  ``turkSubmitTo``), or that the visit is only a preview (MTurk's
+  ``ASSIGNMENT_ID_NOT_AVAILABLE``) and must not start anything.
+* :meth:`Recruiter.completion` is the step after the debrief: a redirect (Prolific's completion
+  URL with its code, a panel's redirect template, MTurk's ``externalSubmit``) or a code to show.
+* :meth:`Recruiter.participant_link` is the link the researcher hands out or registers with the
+  service.
+* :meth:`Recruiter.resume_url` is where a participant can continue on another device, when the
+  recruiter does not bring them back by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from surveys.models import Participant, Study
+
+# External IDs end up in URLs, exports (hashed) and the unique constraint; the model allows 200.
+EXTERNAL_ID_MAX_LENGTH = 200
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:@-]+$")
+
+
+class EntryError(ValueError):
+    """The entry request does not identify a participant; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is arriving, as the recruiter tells it.
+
+    Attributes:
+        external_id: The recruiter's participant ID; one participation per ID and study.
+        data: Further fields the recruiter passed that are worth recording.
+        fresh: True when the recruiter minted the ID for an anonymous newcomer, so a visitor
+            already known from this browser may be resumed instead.
+        preview: True for a preview visit (MTurk before accepting): show the study, start
+            nothing.
+    """
+
+    external_id: str
+    data: dict[str, str] = field(default_factory=dict)
+    fresh: bool = False
+    preview: bool = False
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What happens after the debrief: a redirect to the recruiter, or a code to show.
+
+    Exactly one of ``redirect_url`` and ``code`` is set.
+    """
+
+    redirect_url: str = ""
+    code: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.redirect_url) == bool(self.code):
+            raise ValueError("a completion is either a redirect URL or a code, not both")
+
+
+def check_external_id(value: str, parameter: str) -> str:
+    """The external ID ``value`` read from URL parameter ``parameter``, or :class:`EntryError`."""
+    value = value.strip()
+    if not value:
+        raise EntryError(
+            f"The link's {parameter} parameter is empty; open the link you were given."
+        )
+    if len(value) > EXTERNAL_ID_MAX_LENGTH:
+        raise EntryError(
+            f"The link's {parameter} parameter is longer than {EXTERNAL_ID_MAX_LENGTH} "
+            "characters; open the link you were given."
+        )
+    if not _EXTERNAL_ID.match(value):
+        raise EntryError(
+            f"The link's {parameter} parameter may contain only letters, digits and . _ : @ -; "
+            "open the link you were given."
+        )
+    return value
+
+
+class Recruiter(ABC):
+    """One way participants reach a study; subclasses register under their ``kind``."""
+
+    kind: ClassVar[str]
+    # Origins allowed to frame the survey (MTurk shows an ExternalQuestion in an iframe); empty
+    # means no framing at all, the safe default.
+    frame_ancestors: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def read_entry(self, request: HttpRequest, study: Study) -> Identity:
+        """The identity of the participant entering ``study`` through ``request``.
+
+        Raises:
+            EntryError: the request lacks or garbles the recruiter's parameters.
+        """
+
+    @abstractmethod
+    def completion(self, participant: Participant) -> Completion:
+        """The step after the debrief of a participant who answered every question."""
+
+    def participant_link(self, study: Study, request: HttpRequest | None = None) -> str:
+        """The study's entry link for the researcher; absolute when ``request`` is given."""
+        path = reverse("surveys:participant_entry", args=[study.code])
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def resume_url(self, participant: Participant, request: HttpRequest | None = None) -> str:
+        """Where ``participant`` can continue on another device; empty when the recruiter's own
+        link already brings them back (Prolific and MTurk pass the same ID again)."""
+        return ""

@@ -1,0 +1,133 @@
+"""Study rows for the participant tests, shared by the ``test_participa*``, ``test_survey*``,
+``test_blind*`` and ``test_recruit*`` modules. This module holds no tests.
+
+``build_study`` makes an open study with real (tiny) PNG stimuli in a temporary media folder:
+regular questions per condition, a map-on-the-object gold question, and a repeat of the first
+regular question, dealt into question sets of different sizes. Stored file names deliberately
+carry the condition label, so the blinding tests can check that no file name ever leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+
+from surveys.models import (
+    Condition,
+    Question,
+    QuestionKind,
+    QuestionSet,
+    QuestionSetItem,
+    Study,
+    StudyStatus,
+)
+from tests.surveys.factories import (
+    ConditionFactory,
+    QuestionFactory,
+    QuestionSetFactory,
+    RunFactory,
+    StimulusFactory,
+    StudyFactory,
+    png_bytes,
+)
+
+
+@pytest.fixture
+def media(settings: Any, tmp_path: Path) -> Path:
+    """A private media folder for this test's stored files."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": "/media/"},
+        },
+    }
+    return root
+
+
+@dataclass
+class BuiltStudy:
+    study: Study
+    conditions: list[Condition]
+    regular: list[Question]
+    gold: Question | None
+    repeat: Question | None
+    sets: list[QuestionSet] = field(default_factory=list)
+
+
+def _stimulus_files(label: str, n: int) -> dict[str, ContentFile[bytes]]:
+    stem = label.replace(" ", "_")
+    shade = (40 * n) % 200 + 30
+    return {
+        "original": ContentFile(png_bytes((shade, shade, shade), 24), name=f"{stem}-{n}-orig.png"),
+        "overlay": ContentFile(png_bytes((250, shade, 30), 24), name=f"{stem}-{n}-overlay.png"),
+    }
+
+
+def build_study(
+    labels: Sequence[str] = ("Method A", "Method B"),
+    per_condition: int = 3,
+    cells: int = 2,
+    gold: bool = True,
+    repeat: bool = True,
+    dataset: str = "SynthBirds",
+    **study_fields: Any,
+) -> BuiltStudy:
+    """An open study: ``per_condition`` regular questions per label, one gold-object question,
+    one repeat of the first regular question; cell 0 holds them all, each later cell one
+    regular question fewer (so cells differ in size)."""
+    fields = {"status": StudyStatus.OPEN, "min_seconds_per_question": 0, **study_fields}
+    study = StudyFactory(**fields)
+    conditions, regular = [], []
+    counter = 0
+    for position, label in enumerate(labels):
+        run = RunFactory(label=f"{label} run", dataset_name=dataset)
+        condition = ConditionFactory(
+            study=study, run=run, label=label, dataset=dataset, position=position
+        )
+        conditions.append(condition)
+        for _ in range(per_condition):
+            counter += 1
+            stimulus = StimulusFactory(
+                condition=condition,
+                study=study,
+                image_id=f"{dataset}/{label}/img_{counter}.png",
+                **_stimulus_files(label, counter),
+            )
+            regular.append(QuestionFactory(stimulus=stimulus, study=study))
+    gold_question = None
+    if gold:
+        counter += 1
+        stimulus = StimulusFactory(
+            condition=conditions[0], study=study, **_stimulus_files(labels[0], counter)
+        )
+        gold_question = QuestionFactory(
+            stimulus=stimulus, study=study, kind=QuestionKind.GOLD_OBJECT, gold_expected=5
+        )
+    repeat_question = None
+    if repeat:
+        repeat_question = QuestionFactory(
+            stimulus=regular[0].stimulus,
+            study=study,
+            kind=QuestionKind.REPEAT,
+            repeat_of=regular[0],
+        )
+    built = BuiltStudy(study, conditions, regular, gold_question, repeat_question)
+    everything = [*regular, *(q for q in (gold_question, repeat_question) if q is not None)]
+    for index in range(cells):
+        question_set = QuestionSetFactory(study=study, index=index)
+        # Drop regular questions from the end (never the repeated one) to vary the sizes.
+        dropped = set(regular[len(regular) - index :]) if index else set()
+        for question in everything:
+            if question not in dropped:
+                QuestionSetItem.objects.create(question_set=question_set, question=question)
+        built.sets.append(question_set)
+    return built
