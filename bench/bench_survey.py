@@ -326,13 +326,15 @@ def realistic(port: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _spread(values: list[float], digits: int = 2) -> str:
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+    middle, low, high = statistics.median(values), min(values), max(values)
+    return f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def report(runs: list[dict[str, Any]], pace: dict[str, Any], args: argparse.Namespace) -> None:
     survey = [run["survey_rate"] for run in runs]
     print(f"survey load: {args.participants} participants x {args.questions} questions, "
-          f"gunicorn {args.workers} sync workers on PostgreSQL, {len(runs)} interleaved runs")  # fmt: skip
+          f"gunicorn {args.workers} sync workers on PostgreSQL, "
+          f"{len(runs)} interleaved runs")  # fmt: skip
     print(f"1. saturation: {_spread(survey, 1)} answer cycles/s; bare Django cycle "
           f"{_spread([run['bare_rate'] for run in runs], 1)}/s; ratio "
           f"{_spread([run['ratio'] for run in runs])} (target >= 0.5); "
