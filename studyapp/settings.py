@@ -163,6 +163,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
+# --- the study app ----------------------------------------------------------------------------
+# The queue stimulus rendering goes to (empty: Celery's default), e.g. one only GPU workers read,
+# and the device those workers render on.
+SURVEYS_BUILD_QUEUE = env_str("SURVEYS_BUILD_QUEUE", "")
+SURVEYS_RENDER_DEVICE = env_str("SURVEYS_RENDER_DEVICE", "cpu")
+# The key of the participant pseudonyms in every export (empty: SECRET_KEY). Keep it stable for
+# the life of a study: a new key gives every participant a new pseudonym.
+PSEUDONYM_KEY = env_str("PSEUDONYM_KEY", "")
+
 # --- security for deployments ---------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

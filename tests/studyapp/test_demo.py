@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO_ROOT, django_env
+from tests.surveys.runs import TINY_TRAIN
 
 
 def _free_port() -> int:
@@ -17,33 +18,50 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_demo_check_brings_up_database_worker_and_site(tmp_path):
+def _demo(tmp_path, *extra: str) -> tuple[subprocess.CompletedProcess[str], int]:
     port = _free_port()
+    argv = [sys.executable, "manage.py", "demo", "--check", "--port", str(port),
+            "--classes", "3", "--images-per-class", "8", "--size", "64", *extra]  # fmt: skip
     result = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "demo",
-            "--check",
-            "--no-train",
-            "--port",
-            str(port),
-            "--classes",
-            "3",
-            "--images-per-class",
-            "4",
-            "--size",
-            "64",
-        ],
+        argv,
         cwd=REPO_ROOT,
         env=django_env(tmp_path / "var"),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "worker" in result.stdout and "answered a task" in result.stdout
-    assert f"http://127.0.0.1:{port}/admin/" in result.stdout
+    return result, port
+
+
+@pytest.mark.slow
+def test_demo_check_trains_builds_a_study_and_walks_a_participant_through_it(tmp_path):
+    # given tiny versions of the three conditions, when the demo runs with --check
+    overrides = [f"--train-override={item}" for item in TINY_TRAIN]
+    result, port = _demo(tmp_path, "--questions", "3", "--min-seconds", "0", *overrides)
+    out = result.stdout
+    # then the worker answered, the runs were imported and named, the study was rendered
+    assert "worker" in out and "answered a task" in out
+    assert "ProtoPool (focal):" in out and "ProtoTree:" in out and "named" in out
+    assert "rendering" in out and "(100 %)" in out
+    # and the participant link is printed on its own line, with the researcher's login
+    links = [line for line in out.splitlines() if line.startswith("participant")]
+    assert len(links) == 1 and f"http://127.0.0.1:{port}/s/" in links[0]
+    assert f"http://127.0.0.1:{port}/admin/" in out and "password" in out
+    # and one simulated participant took the whole study, every answer stored
+    assert "all stored; completion code shown" in out
     assert (tmp_path / "var" / "db.sqlite3").exists()
-    assert (tmp_path / "var" / "demo" / "synthbirds-c3-k4-s64-seed0" / "images.txt").exists()
+
+    # when the demo runs again, nothing is retrained or rebuilt: the open study is reused
+    again, _ = _demo(tmp_path, "--questions", "3", "--min-seconds", "0", *overrides)
+    assert "already open; reusing it" in again.stdout
+    assert "unchanged: nothing to do" in again.stdout
+
+
+@pytest.mark.slow
+def test_demo_check_without_runs_still_brings_up_database_worker_and_site(tmp_path):
+    result, port = _demo(tmp_path, "--no-train")
+    assert "worker" in result.stdout and "answered a task" in result.stdout
+    assert "no study is built" in result.stdout
+    assert f"http://127.0.0.1:{port}/admin/" in result.stdout
+    assert (tmp_path / "var" / "demo" / "synthbirds-c3-k8-s64-seed0" / "images.txt").exists()

@@ -1,8 +1,11 @@
 """``manage.py demo``: the whole platform on one machine with no servers.
 
-Generates SynthBirds, trains the CPU ProtoPool run (reused when its inputs are unchanged),
-migrates the SQLite database, starts a real Celery worker on the file-system broker, proves it
-answers, and serves the site until interrupted.
+Generates SynthBirds, trains the study's three conditions on the CPU (ProtoPool with focal
+similarity, with ProtoPNet's similarity, and ProtoTree; each reused when its inputs are
+unchanged), migrates the SQLite database, starts a real Celery worker on the file-system broker,
+imports and names the runs, builds a small blinded study on that worker, opens it, and serves
+the site until interrupted. ``--check`` walks one simulated participant through the study over
+HTTP and stops.
 """
 
 from __future__ import annotations
@@ -24,11 +27,21 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.celery import app as celery_app
+from surveys.models import Response, Study
+from surveys.services.demo import DemoRun, do_demo_study, do_import_demo_runs
+from surveys.services.walk import walk_study
 
 WORKER_READY_TIMEOUT_S = 90
 SERVER_READY_TIMEOUT_S = 60
 DEMO_USERNAME = "researcher"
-DEMO_CONFIG = "configs/synthbirds-cpu.yaml"
+# The study's three conditions: (run folder, catalogue label, config, overrides).
+DEMO_RUNS = (
+    ("protopool-focal", "ProtoPool (focal)", "configs/synthbirds-cpu.yaml", ()),
+    ("protopool-protopnet", "ProtoPool (ProtoPNet similarity)", "configs/synthbirds-cpu.yaml",
+     ("model.similarity=protopnet",)),
+    ("prototree", "ProtoTree", "configs/prototree-synthbirds-cpu.yaml", ()),
+)  # fmt: skip
+BUILD_TIMEOUT_S = 900
 
 
 class Command(BaseCommand):
@@ -40,7 +53,20 @@ class Command(BaseCommand):
         parser.add_argument("--images-per-class", type=int, default=60)
         parser.add_argument("--size", type=int, default=128)
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--no-train", action="store_true", help="skip the training run")
+        parser.add_argument(
+            "--no-train", action="store_true", help="skip training (use runs already trained)"
+        )
+        parser.add_argument(
+            "--train-override",
+            action="append",
+            default=[],
+            metavar="SECTION.FIELD=VALUE",
+            help="a config override for every demo run (repeatable)",
+        )
+        parser.add_argument("--questions", type=int, default=12, help="questions per dataset")
+        parser.add_argument(
+            "--min-seconds", type=float, default=1.0, help="minimum seconds per question"
+        )
         parser.add_argument(
             "--check",
             action="store_true",
@@ -51,8 +77,7 @@ class Command(BaseCommand):
         demo_dir = settings.VAR_DIR / "demo"
         demo_dir.mkdir(parents=True, exist_ok=True)
         data_dir = self._synthesize(demo_dir, options)
-        if not options["no_train"]:
-            self._train(demo_dir, data_dir)
+        runs = self._train(demo_dir, data_dir, options)
         self._step("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         password = self._ensure_researcher(demo_dir)
@@ -60,11 +85,15 @@ class Command(BaseCommand):
         try:
             children.append(self._start_worker(demo_dir))
             self._ping_worker()
+            study = self._study(runs, data_dir, options)
             children.append(self._start_server(demo_dir, options["port"]))
             base = f"http://127.0.0.1:{options['port']}"
             self._wait_healthy(base)
-            self._print_urls(base, password)
-            if not options["check"]:
+            self._print_urls(base, password, study)
+            if options["check"]:
+                if study is not None:
+                    self._walk(base, study)
+            else:
                 self._serve_forever(children)
         finally:
             for child in children:
@@ -106,29 +135,57 @@ class Command(BaseCommand):
         )
         return data_dir
 
-    def _train(self, demo_dir: Path, data_dir: Path) -> None:
-        run_dir = demo_dir / "runs" / "protopool-focal"
-        self._step(f"Training ProtoPool on SynthBirds (reused when unchanged): {run_dir}")
-        self._run(
-            [
-                sys.executable,
-                "-m",
-                "protopool",
-                "train",
-                "--config",
-                DEMO_CONFIG,
-                "--data",
-                str(data_dir),
-                "--out",
-                str(run_dir),
-                "--reuse",
-            ]
+    def _train(self, demo_dir: Path, data_dir: Path, options: dict[str, Any]) -> list[DemoRun]:
+        """Train each condition (reused when unchanged); the runs that are there to import."""
+        runs = []
+        for folder, label, config, overrides in DEMO_RUNS:
+            run_dir = demo_dir / "runs" / folder
+            if not options["no_train"]:
+                self._step(f"Training {label} on SynthBirds (reused when unchanged): {run_dir}")
+                self._run(
+                    [sys.executable, "-m", "protopool", "train", "--config", config,
+                     "--data", str(data_dir), "--out", str(run_dir), "--reuse",
+                     *overrides, *options["train_override"]]
+                )  # fmt: skip
+                # `train` evaluates on the test split and keeps the report with the run.
+                report = json.loads((run_dir / "evaluation.json").read_text())
+                self.stdout.write(f"    test accuracy {report['test']['accuracy']:.3f}")
+            if (run_dir / "done.json").exists():
+                runs.append(DemoRun(run_dir, label))
+        return runs
+
+    def _study(self, runs: list[DemoRun], data_dir: Path, options: dict[str, Any]) -> Study | None:
+        if not runs:
+            self.stdout.write("    no trained runs: no study is built (drop --no-train)")
+            return None
+        say = self._say
+        self._step("Importing and naming the runs")
+        do_import_demo_runs(runs, data_dir, say)
+        self._step("Building the demo study on the Celery worker")
+        try:
+            return do_demo_study(
+                runs, options["questions"], options["min_seconds"], say, BUILD_TIMEOUT_S
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise CommandError(f"the demo study could not be built: {exc}") from exc
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(f"    {line}")
+
+    def _walk(self, base: str, study: Study) -> None:
+        self._step("Walking one simulated participant through the study over HTTP")
+        pid = f"demo-check-{secrets.token_hex(4)}"
+        walk = walk_study(base, study.code, pid, study.min_seconds_per_question)
+        stored = Response.objects.filter(participant__study=study, participant__external_id=pid)
+        if study.completion_code not in walk.completion_page or stored.count() != walk.answered:
+            raise CommandError(
+                f"the walk ended without the completion code or lost answers "
+                f"({stored.count()} stored of {walk.answered})"
+            )
+        self.stdout.write(
+            f"    answered {walk.answered} of {walk.total} questions; all stored; "
+            f"completion code shown"
         )
-        # `train` evaluates on the test split when it finishes and keeps the report with the run;
-        # running `protopool evaluate` again would only repeat that work on every start.
-        self._step("Evaluation on the SynthBirds test split")
-        report = json.loads((run_dir / "evaluation.json").read_text())
-        self.stdout.write(json.dumps(report, indent=2))
 
     def _ensure_researcher(self, demo_dir: Path) -> str:
         # The password is kept beside the demo database so a restarted demo prints the same one.
@@ -199,8 +256,12 @@ class Command(BaseCommand):
             time.sleep(0.5)
         raise CommandError(f"{base}/healthz did not report healthy: {last_error}")
 
-    def _print_urls(self, base: str, password: str) -> None:
+    def _print_urls(self, base: str, password: str, study: Study | None) -> None:
         self.stdout.write(self.style.SUCCESS("The platform is up:"))
+        if study is not None:
+            self.stdout.write(f"participant   {base}/s/{study.code}/")
+            self.stdout.write(f"    study         {base}/staff/studies/{study.slug}/")
+            self.stdout.write(f"    desk          {base}/staff/studies/{study.slug}/desk/")
         self.stdout.write(f"    site          {base}/")
         self.stdout.write(
             f"    researcher    {base}/admin/  (user {DEMO_USERNAME}, password {password})"
