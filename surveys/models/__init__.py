@@ -3,6 +3,7 @@
 * :mod:`.catalogue`: trained runs, their classes and prototypes, proposed names and reviews.
 * :mod:`.studies`: studies, conditions, stimuli, questions and balanced question sets.
 * :mod:`.people`: participants, the order they see questions in, and their responses.
+* :mod:`.payments`: recruiters' submissions, the payment ledger, webhook deliveries.
 """
 
 from surveys.models.catalogue import (
@@ -14,6 +15,13 @@ from surveys.models.catalogue import (
     Run,
     RunClass,
     RunKind,
+)
+from surveys.models.payments import (
+    HookEvent,
+    LedgerEntry,
+    LedgerStatus,
+    Submission,
+    SubmissionStatus,
 )
 from surveys.models.people import (
     Participant,
@@ -36,6 +44,9 @@ from surveys.models.studies import (
 
 __all__ = [
     "Condition",
+    "HookEvent",
+    "LedgerEntry",
+    "LedgerStatus",
     "NameDecision",
     "NameReview",
     "Participant",
@@ -54,6 +65,8 @@ __all__ = [
     "RunClass",
     "RunKind",
     "Stimulus",
+    "Submission",
+    "SubmissionStatus",
     "StimulusStatus",
     "Study",
     "StudyStatus",
