@@ -126,3 +126,8 @@ def _resume_on_start(sender: Any = None, **_: Any) -> None:
         return
     queues = [str(name) for name in app.amqp.queues.consume_from or {}]
     _send(resume_builds, (), queues[0] if queues else None)
+
+
+# The recruiters' own tasks live in their modules; importing them here registers them with the
+# worker, which discovers ``surveys.tasks`` only.
+from surveys import tasks_mturk, tasks_prolific  # noqa: E402,F401

@@ -8,7 +8,9 @@ from django.urls import URLPattern, path
 
 from surveys.views.health import healthz
 from surveys.views.home import home
+from surveys.views.mturk_urls import urlpatterns as mturk_urls
 from surveys.views.participant_urls import urlpatterns as participant_urls
+from surveys.views.prolific_urls import urlpatterns as prolific_urls
 from surveys.views.staff.catalogue_urls import urlpatterns as catalogue_urls
 from surveys.views.staff.desk_urls import urlpatterns as desk_urls
 from surveys.views.staff.study_urls import urlpatterns as study_urls
@@ -21,4 +23,6 @@ urlpatterns: list[URLPattern] = [
     *catalogue_urls,
     *study_urls,
     *desk_urls,
+    *mturk_urls,
+    *prolific_urls,
 ]

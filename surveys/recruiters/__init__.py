@@ -6,11 +6,21 @@ its class in :data:`RECRUITERS` under its ``kind`` (a :class:`surveys.models.Rec
 
 from __future__ import annotations
 
-from surveys.recruiters.base import Completion, EntryError, Identity, Recruiter
+from surveys.recruiters.base import (
+    Completion,
+    EntryError,
+    Identity,
+    Recruiter,
+    RecruiterConfigError,
+)
 from surveys.recruiters.link import LinkRecruiter
+from surveys.recruiters.mturk import MTurkRecruiter
+from surveys.recruiters.panel import PanelRecruiter
+from surveys.recruiters.prolific import ProlificRecruiter
 
 RECRUITERS: dict[str, type[Recruiter]] = {
-    LinkRecruiter.kind: LinkRecruiter,
+    adapter.kind: adapter
+    for adapter in (LinkRecruiter, PanelRecruiter, ProlificRecruiter, MTurkRecruiter)
 }
 
 
@@ -40,6 +50,7 @@ __all__ = [
     "EntryError",
     "Identity",
     "Recruiter",
+    "RecruiterConfigError",
     "UnknownRecruiter",
     "get_recruiter",
 ]

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -32,6 +33,10 @@ from surveys.models import Participant, Study
 # External IDs end up in URLs, exports (hashed) and the unique constraint; the model allows 200.
 EXTERNAL_ID_MAX_LENGTH = 200
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:@-]+$")
+
+
+class RecruiterConfigError(ValueError):
+    """A study's recruiter settings are invalid; the message names the setting and the fix."""
 
 
 class EntryError(ValueError):
@@ -99,6 +104,19 @@ class Recruiter(ABC):
     # Origins allowed to frame the survey (MTurk shows an ExternalQuestion in an iframe); empty
     # means no framing at all, the safe default.
     frame_ancestors: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, object]) -> dict[str, Any]:
+        """The study's settings for this recruiter (``Study.recruiter_config``), checked.
+
+        Raises:
+            RecruiterConfigError: an unknown setting or a bad value.
+        """
+        if config:
+            raise RecruiterConfigError(
+                f"the {cls.kind} recruiter takes no settings; remove {', '.join(map(str, config))}"
+            )
+        return {}
 
     @abstractmethod
     def read_entry(self, request: HttpRequest, study: Study) -> Identity:

@@ -214,6 +214,7 @@ def _apply(study: Study, spec: StudySpec) -> None:
     study.estimated_minutes = spec.estimated_minutes
     study.exclusion_rules = spec.exclusion_rules
     study.recruiter = spec.recruiter
+    study.recruiter_config = spec.recruiter_config
 
 
 def _clear_design(study: Study) -> list[str]:

@@ -23,12 +23,13 @@ from analysis import ExclusionRules
 from protopool.rendering import StyleError, read_style_file, style_from_dict
 from surveys.models import RecruiterKind, Run
 from surveys.models.studies import PAPER_QUESTION
+from surveys.recruiters import RECRUITERS, RecruiterConfigError
 from surveys.services.study_spec_fields import Checker, SpecError, SpecProblem
 
 SPLITS = ("test", "train")
 PUBLIC_TITLE = "Rate pictures of an AI system's attention"
-# Other recruiters plug in behind the recruiter interface; a spec may name only those that exist.
-AVAILABLE_RECRUITERS = (RecruiterKind.LINK.value,)
+# A spec may name any recruiter with an adapter installed (``surveys.recruiters.RECRUITERS``).
+AVAILABLE_RECRUITERS = tuple(RECRUITERS)
 MAX_GOLD_SHARE = 0.5
 # Slugs that would shadow a fixed staff URL (``staff/studies/new/``).
 RESERVED_SLUGS = ("new",)
@@ -49,6 +50,7 @@ TOP_LEVEL_FIELDS = (
     "estimated_minutes",
     "exclusion_rules",
     "recruiter",
+    "recruiter_config",
 )
 TEXT_FIELDS = ("consent", "instructions", "debrief", "question")
 
@@ -86,6 +88,7 @@ class StudySpec:
     estimated_minutes: int
     exclusion_rules: dict[str, Any]
     recruiter: str
+    recruiter_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     @property
@@ -155,6 +158,7 @@ def check_study_spec(data: object, base_dir: Path | None = None) -> StudySpec:
         estimated_minutes=check.integer("estimated_minutes", 10, minimum=1),
         exclusion_rules=_exclusion_rules(check.nested("exclusion_rules")),
         recruiter=recruiter,
+        recruiter_config=_recruiter_config(check, recruiter),
         notes=tuple(notes),
     )
     if check.problems:
@@ -301,3 +305,21 @@ __all__ = [
     "check_study_spec",
     "read_study_spec",
 ]
+
+
+def _recruiter_config(check: Checker, recruiter: str) -> dict[str, Any]:
+    """The recruiter's own settings (``recruiter_config``), checked by its adapter."""
+    raw = check.data.get("recruiter_config", {})
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        check.fail("recruiter_config", "must be a mapping of setting: value")
+        return {}
+    adapter = RECRUITERS.get(recruiter)
+    if adapter is None:
+        return {}
+    try:
+        return adapter.check_config(raw)
+    except RecruiterConfigError as exc:
+        check.fail("recruiter_config", str(exc))
+        return {}

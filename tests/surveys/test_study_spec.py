@@ -129,7 +129,9 @@ BAD_SPECS = [
         "between",
     ),
     ({"exclusion_rules": {"max_gold_failures": 0.5}}, "exclusion_rules.max_gold_failures", "whole"),
-    ({"recruiter": "mturk"}, "recruiter", "one of link"),
+    ({"recruiter": "qualtrics"}, "recruiter", "one of link"),
+    ({"recruiter_config": {"x": 1}}, "recruiter_config", "takes no settings"),
+    ({"recruiter_config": [1]}, "recruiter_config", "mapping"),
 ]
 
 

@@ -1,0 +1,144 @@
+"""The payment ledger: every call that moves money or changes a recruiter's state, exactly once.
+
+:func:`do_ledger_step` writes the entry (with the idempotency token the call will carry) and
+commits it *before* calling, then records the outcome. Re-running the same step finds the entry:
+
+* ``done``: nothing is called again, whatever happened since;
+* ``pending`` (a run died after writing the entry, maybe after the call went out): the call is
+  made again only if it is safe to repeat (MTurk's calls carry ``UniqueRequestToken``, so a
+  repeat is refused rather than paid twice); a call that is not (Prolific's bonus payment) must
+  come with ``reconcile``, which asks the service whether it already happened;
+* ``failed``: tried again, as a new attempt on the same entry.
+
+Throttling and service faults (the ``retryable`` exceptions) are retried with exponential
+backoff; an answer that says the work is already done (``already_done``, e.g. MTurk's "already
+approved") counts as done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from surveys.models import LedgerEntry, LedgerStatus, Study, Submission
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 8.0
+
+
+class LedgerCallError(RuntimeError):
+    """The call failed for good; the entry is marked failed and the message says why."""
+
+    def __init__(self, entry: LedgerEntry, message: str) -> None:
+        super().__init__(message)
+        self.entry = entry
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ledger step: what is called, with which token, for how much money."""
+
+    study: Study
+    recruiter: str
+    action: str
+    token: str
+    amount: Decimal | None = None
+    currency: str = ""
+    submission: Submission | None = None
+    request: Mapping[str, Any] | None = None
+    # False for calls a service does not deduplicate (Prolific's pay): then ``reconcile`` is
+    # asked before a pending entry is called again.
+    repeatable: bool = True
+
+
+def _entry(step: Step) -> LedgerEntry:
+    with transaction.atomic():
+        entry, _ = LedgerEntry.objects.select_for_update().get_or_create(
+            token=step.token,
+            defaults=dict(
+                study=step.study, submission=step.submission, recruiter=step.recruiter,
+                action=step.action, amount=step.amount, currency=step.currency,
+                request=dict(step.request or {}),
+            ),
+        )  # fmt: skip
+    if entry.action != step.action or entry.study_id != step.study.pk:
+        raise ValueError(
+            f"token {step.token!r} already belongs to {entry.action} of another study or action; "
+            "tokens must name exactly one call"
+        )
+    return entry
+
+
+def _finish(entry: LedgerEntry, status: str, response: Mapping[str, Any], error: str) -> None:
+    entry.status = status
+    entry.response = dict(response)
+    entry.error = error
+    entry.save(update_fields=["status", "response", "error", "attempts", "updated_at"])
+
+
+def do_ledger_step(
+    step: Step,
+    call: Callable[[], Mapping[str, Any]],
+    *,
+    retryable: tuple[type[BaseException], ...] = (),
+    already_done: Callable[[BaseException], bool] | None = None,
+    reconcile: Callable[[], Mapping[str, Any] | None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LedgerEntry:
+    """Make ``call`` once for ``step.token``, recording it in the ledger.
+
+    Args:
+        step: The study, action, token and money involved.
+        call: Makes the recruiter call; returns what to keep of its answer (JSON-able).
+        retryable: Exceptions that mean "try again later" (throttling, service faults).
+        already_done: Says whether an exception means the work was already done.
+        reconcile: For calls that are not repeatable: returns the service's record of the
+            earlier call when it went through, else None.
+        sleep: Waits between retries (tests pass a no-op).
+
+    Returns:
+        The entry, ``done``.
+
+    Raises:
+        LedgerCallError: The call failed for good (the entry is ``failed``), or a pending entry
+            of a call that is not repeatable could not be reconciled.
+    """
+    entry = _entry(step)
+    if entry.status == LedgerStatus.DONE:
+        return entry
+    if entry.attempts and not step.repeatable:
+        # An earlier attempt may have gone through even if it died or failed on the way back.
+        found = reconcile() if reconcile is not None else None
+        if found is None and reconcile is None:
+            message = f"{step.action} {step.token} may have gone out and cannot be repeated safely"
+            raise LedgerCallError(entry, f"{message}; check it with the service")
+        if found is not None:
+            _finish(entry, LedgerStatus.DONE, {**found, "reconciled": True}, "")
+            return entry
+    for attempt in range(MAX_ATTEMPTS):
+        entry.attempts += 1
+        entry.save(update_fields=["attempts", "updated_at"])
+        try:
+            response = call()
+        except retryable as exc:
+            if attempt == MAX_ATTEMPTS - 1:
+                _finish(entry, LedgerStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
+                message = f"{step.action} failed after {MAX_ATTEMPTS} tries: {exc}"
+                raise LedgerCallError(entry, message) from exc
+            sleep(min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt))
+            continue
+        except Exception as exc:
+            if already_done is not None and already_done(exc):
+                _finish(entry, LedgerStatus.DONE, {"already_done": str(exc)}, "")
+                return entry
+            _finish(entry, LedgerStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
+            raise LedgerCallError(entry, f"{step.action} failed: {exc}") from exc
+        _finish(entry, LedgerStatus.DONE, response, "")
+        return entry
+    raise AssertionError("unreachable")

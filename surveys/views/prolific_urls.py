@@ -1,0 +1,5 @@
+"""URLs of this room (filled in as its views land)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
