@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -28,3 +31,28 @@ def non_staff_client(db) -> Client:
 
 
 from tests.surveys.runs import pool_run, protopnet_run, synth_data, tree_run  # noqa: E402,F401
+
+
+@pytest.fixture
+def media(settings, tmp_path: Path) -> Path:
+    """Django's default storage in a private folder of the test."""
+    root = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": "/media/"},
+        },
+    }
+    return root
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Celery tasks run in this process the moment they are sent."""
+    from studyapp.celery import app as celery_app
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

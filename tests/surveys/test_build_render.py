@@ -3,7 +3,6 @@ gold maps, re-runs, and failures recorded and marked after the retries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from studyapp.celery import app as celery_app
 from surveys.models import Stimulus, StimulusStatus, Study, StudyStatus
 from surveys.services.building import do_save_study, do_start_build
 from surveys.services.building_gold import object_spot, percentile_region, synthetic_map
@@ -20,29 +18,6 @@ from surveys.tasks import RENDER_MAX_RETRIES, render_stimuli
 from tests.surveys.test_build_support import catalogue, spec_data  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def media(settings, tmp_path: Path) -> Path:
-    """Default storage in a private folder."""
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Tasks run in this process the moment they are sent."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def _build(django_capture_on_commit_callbacks, **overrides: object) -> Study:

@@ -3,7 +3,6 @@ draft, keep an unchanged design, and never touch a study with participants; the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from studyapp.celery import app as celery_app
 from surveys.models import (
     Condition,
     Question,
@@ -269,27 +267,6 @@ def test_the_command_refuses_a_missing_or_broken_file(db, tmp_path: Path, conten
     with pytest.raises(CommandError, match=fix):
         call_command("build_study", str(path))
     _nothing_stored()
-
-
-@pytest.fixture
-def media(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.mark.django_db(transaction=True)

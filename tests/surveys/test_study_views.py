@@ -3,7 +3,6 @@ nothing), the build with its htmx progress fragment, and opening and closing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.celery import app as celery_app
 from surveys.forms import DEFAULT_CONSENT, DEFAULT_DEBRIEF, DEFAULT_INSTRUCTIONS
 from surveys.models import Stimulus, StimulusStatus, Study, StudyStatus
 from surveys.services.building import do_save_study
@@ -28,27 +26,6 @@ POST_ACTIONS = ["study_build", "study_open", "study_close"]
 @pytest.fixture
 def study(catalogue) -> Study:  # noqa: F811
     return do_save_study(check_study_spec(spec_data())).study
-
-
-@pytest.fixture
-def media(settings, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def _url(name: str, study: Study) -> str:
