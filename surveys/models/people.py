@@ -37,6 +37,9 @@ class Participant(models.Model):
         QuestionSet, null=True, blank=True, on_delete=models.PROTECT, related_name="participants"
     )
     seed = models.BigIntegerField(default=0)
+    item_count = models.PositiveIntegerField(
+        default=0, help_text="Questions in the participant's order (set at consent)."
+    )
     status = models.CharField(
         max_length=20, choices=ParticipantStatus.choices, default=ParticipantStatus.STARTED
     )

@@ -11,9 +11,10 @@ the back button or a second device all land on the same place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from surveys.models import (
 )
 from surveys.recruiters import Completion, Identity, get_recruiter
 from surveys.services.allocation import choose_question_set, create_items, is_full, new_seed
+from surveys.services.once import insert_once
 
 USER_AGENT_MAX_LENGTH = 400
 PICTURES = ("original", "overlay")
@@ -35,6 +37,8 @@ CLIENT_RT_MAX_MS = 2**31 - 1
 # The server measures from serving the page, the browser from the images' load, and clocks and
 # networks differ: refuse only answers clearly under the minimum, not ones a hair under it.
 MIN_TIME_TOLERANCE = 0.8
+# How stale ``last_seen_at`` may get before an answer refreshes it (see _complete_if_done).
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
 
 class ParticipationError(Exception):
@@ -168,6 +172,41 @@ def access_participant(study_code: str, participant_code: str) -> Participant:
     return participant
 
 
+def access_item(study_code: str, participant_code: str, position: int) -> ParticipantItem | None:
+    """The item at ``position`` with its participant and study, in ONE query, or None.
+
+    The item carries ``answered`` (its answer is stored) and ``previous_answered`` (the answer
+    at ``position - 1`` is): answers come in order, so together they say whether the item is
+    the participant's current question without a second query. This is the survey's hot path:
+    every answer and every next page starts here.
+    """
+    same = {"participant": OuterRef("participant")}
+    return (
+        ParticipantItem.objects.select_related("participant__study", "question")
+        .filter(
+            participant__code=participant_code,
+            participant__study__code=study_code,
+            position=position,
+        )
+        .annotate(
+            answered=Exists(Response.objects.filter(**same, question=OuterRef("question"))),
+            previous_answered=Exists(
+                Response.objects.filter(**same, position=OuterRef("position") - 1)
+            ),
+        )
+        .first()
+    )
+
+
+def is_current(item: ParticipantItem) -> bool:
+    """An item from :func:`access_item` is its participant's first unanswered question."""
+    answered = getattr(item, "answered", None)
+    previous = getattr(item, "previous_answered", None)
+    if answered is None or previous is None:
+        return False
+    return not answered and (item.position == 1 or bool(previous))
+
+
 def access_study(study_code: str) -> Study:
     """The study behind a public entry link.
 
@@ -251,11 +290,15 @@ def do_consent(participant: Participant, agree: bool) -> Participant:
         participant.status = ParticipantStatus.CONSENTED
         participant.consented_at = now
         participant.save()
-        create_items(participant, question_set, participant.seed)
+        participant.item_count = create_items(participant, question_set, participant.seed)
+        participant.save(update_fields=["item_count"])
     return participant
 
 
 def count_items(participant: Participant) -> int:
+    """Questions in ``participant``'s order (stored at consent; counted for older rows)."""
+    if participant.item_count:
+        return participant.item_count
     return ParticipantItem.objects.filter(participant=participant).count()
 
 
@@ -271,8 +314,13 @@ def next_item(participant: Participant) -> ParticipantItem | None:
     )
 
 
-def do_show_question(participant: Participant, position: int) -> ParticipantItem:
+def do_show_question(
+    participant: Participant, position: int, item: ParticipantItem | None = None
+) -> ParticipantItem:
     """The item at ``position``, marked as shown now if this is its first showing.
+
+    ``item``, when given, is the item as :func:`access_item` read it; when it is the current
+    question the lookup of the first unanswered one is skipped.
 
     Raises:
         StudyClosed: the study is not open.
@@ -282,7 +330,8 @@ def do_show_question(participant: Participant, position: int) -> ParticipantItem
     check_open(participant.study)
     if participant.status != ParticipantStatus.CONSENTED:
         raise OutOfOrder("This question is not open to you.", step=participant.status)
-    item = next_item(participant)
+    if item is None or not is_current(item):
+        item = next_item(participant)
     if item is None or item.position != position:
         raise OutOfOrder("This is not your current question.", step=participant.status)
     if item.first_shown_at is None:
@@ -323,9 +372,11 @@ def access_picture(participant: Participant, position: int, which: str) -> Field
 
 
 def _item_at(participant: Participant, position: int) -> ParticipantItem:
+    """The item at ``position``, annotated with ``answered`` (in the same query)."""
+    answered = Response.objects.filter(participant=participant, question_id=OuterRef("question_id"))
     item = (
         ParticipantItem.objects.filter(participant=participant, position=position)
-        .select_related("question")
+        .annotate(answered=Exists(answered))
         .first()
     )
     if item is None:
@@ -339,8 +390,9 @@ def do_record_answer(
     score: str | None,
     client_rt_ms: str | None = None,
     now: datetime | None = None,
+    item: ParticipantItem | None = None,
 ) -> Answer:
-    """Store ``participant``'s answer to the question at ``position``, in one transaction.
+    """Store ``participant``'s answer to the question at ``position``, in one statement.
 
     A repeated submit of an answered question changes nothing and returns the stored answer.
     Answering the last question completes the participation.
@@ -353,10 +405,10 @@ def do_record_answer(
             sooner than the study's minimum time per question allows.
     """
     now = now or timezone.now()
-    item = _item_at(participant, position)
-    stored = Response.objects.filter(participant=participant, question_id=item.question_id).first()
-    if stored is not None:
-        return Answer(stored, created=False, completed=_is_completed(participant))
+    if item is None or getattr(item, "answered", None) is None:
+        item = _item_at(participant, position)
+    if getattr(item, "answered", False):
+        return _stored(participant, item)
     check_open(participant.study)
     if participant.status != ParticipantStatus.CONSENTED or item.first_shown_at is None:
         raise OutOfOrder("This question is not open to you yet.", step=participant.status)
@@ -364,23 +416,20 @@ def do_record_answer(
     client_rt = check_client_rt(client_rt_ms)
     check_time_spent(item, participant.study, now)
     server_rt = max(0, round((now - item.first_shown_at).total_seconds() * 1000))
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                response = Response.objects.create(
-                    participant=participant,
-                    question_id=item.question_id,
-                    position=position,
-                    score=value,
-                    client_rt_ms=client_rt,
-                    server_rt_ms=server_rt,
-                )
-        except IntegrityError:
-            # The same answer arrived twice at once; the first one stands.
-            stored = Response.objects.get(participant=participant, question_id=item.question_id)
-            return Answer(stored, created=False, completed=_is_completed(participant))
-        completed = _complete_if_done(participant, now, position)
-    return Answer(response, created=True, completed=completed)
+    answer = Response(
+        participant=participant, question_id=item.question_id, position=position,
+        score=value, client_rt_ms=client_rt, server_rt_ms=server_rt, answered_at=now,
+    )  # fmt: skip
+    if not insert_once(answer):
+        # The same answer arrived twice at once; the first one stands.
+        return _stored(participant, item)
+    completed = _complete_if_done(participant, now, position)
+    return Answer(answer, created=True, completed=completed)
+
+
+def _stored(participant: Participant, item: ParticipantItem) -> Answer:
+    stored = Response.objects.get(participant=participant, question_id=item.question_id)
+    return Answer(stored, created=False, completed=_is_completed(participant))
 
 
 def _is_completed(participant: Participant) -> bool:
@@ -390,14 +439,19 @@ def _is_completed(participant: Participant) -> bool:
 def _complete_if_done(participant: Participant, now: datetime, position: int = 0) -> bool:
     """Mark ``participant`` completed once every item has its answer; touch it otherwise.
 
-    Answers come in order, so only the answer at the last position (or an unknown one, 0) can
-    be the one that completes; the others skip the count.
+    Answers come in order (a question is shown only once all before it are answered), so only
+    the answer at the last position (or an unknown one, 0) can complete; the others at most
+    refresh ``last_seen_at``, and only when it is older than :data:`LAST_SEEN_RESOLUTION`: the
+    allocation's "active" cut-off is minutes, and a write per answer would double the cost of
+    answering.
     """
-    later = ParticipantItem.objects.filter(participant=participant, position__gt=position)
-    done = (position == 0 or not later.exists()) and next_item(participant) is None
+    last = count_items(participant)
+    done = (position == 0 or position >= last) and next_item(participant) is None
     fields: dict[str, object] = {"last_seen_at": now}
     if done:
         fields.update(status=ParticipantStatus.COMPLETED, completed_at=now)
+    elif participant.last_seen_at and now - participant.last_seen_at < LAST_SEEN_RESOLUTION:
+        return False
     Participant.objects.filter(pk=participant.pk).update(**fields)
     for name, value in fields.items():
         setattr(participant, name, value)

@@ -7,6 +7,7 @@ question, stimulus or condition sits there is looked up on the server and never 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -14,15 +15,19 @@ from surveys.models import Participant, ParticipantItem, QuestionKind
 from surveys.services.participation import (
     BadAnswer,
     OutOfOrder,
+    ParticipationError,
+    access_item,
     count_items,
     do_record_answer,
     do_show_question,
 )
 from surveys.views.participant_pages import (
+    add_participant_headers,
     go_to_step,
     participant_url,
     participant_view,
     render_page,
+    render_problem,
     step_url,
 )
 
@@ -62,25 +67,54 @@ def _render_question(
 # Not protected by CSRF tokens for the reason given on the consent view.
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-@participant_view
-def question(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
-    """Show the question at ``position`` (GET) or store its answer and move on (POST)."""
-    if request.method == "POST":
-        return _answer(request, participant, position)
+def question(request: HttpRequest, study: str, participant: str, position: int) -> HttpResponseBase:
+    """Show the question at ``position`` (GET) or store its answer and move on (POST).
+
+    The item, its participant and study come from one query (:func:`access_item`); a position
+    the participant does not have goes the general way, which says where they belong.
+    """
+    item = access_item(study, participant, position)
+    if item is None:
+        return _question_elsewhere(request, study=study, participant=participant, position=position)
+    found = item.participant
     try:
-        item = do_show_question(participant, position)
+        response = _question(request, found, position, item)
+    except ParticipationError as error:
+        return render_problem(request, error, found)
+    return add_participant_headers(response, found.study)
+
+
+def _question(
+    request: HttpRequest,
+    participant: Participant,
+    position: int,
+    item: ParticipantItem | None = None,
+) -> HttpResponse:
+    if request.method == "POST":
+        return _answer(request, participant, position, item)
+    try:
+        shown = do_show_question(participant, position, item)
     except OutOfOrder:
         return go_to_step(participant)
-    return _render_question(request, participant, item)
+    return _render_question(request, participant, shown)
 
 
-def _answer(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
+_question_elsewhere = participant_view(_question)
+
+
+def _answer(
+    request: HttpRequest,
+    participant: Participant,
+    position: int,
+    item: ParticipantItem | None = None,
+) -> HttpResponse:
     try:
         answer = do_record_answer(
             participant,
             position,
             request.POST.get("score"),
             request.POST.get("client_rt_ms"),
+            item=item,
         )
     except BadAnswer as bad:
         # The question is still the current one, so showing it again is safe and keeps its

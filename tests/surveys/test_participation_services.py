@@ -253,9 +253,10 @@ def test_a_submit_racing_another_returns_the_stored_answer(shown):
     stored = Response.objects.create(
         participant=participant, question_id=item.question_id, position=1, score=2
     )
-    # The first look finds nothing, as it would while the other request is still writing.
-    with mock.patch("surveys.services.participation.Response.objects.filter") as look:
-        look.return_value.first.return_value = None
+    # The first look finds it unanswered, as it would while the other request is still writing;
+    # the insert then meets the stored row and writes nothing.
+    item.answered = False
+    with mock.patch("surveys.services.participation._item_at", return_value=item):
         answer = do_record_answer(participant, 1, "5", "")
     assert not answer.created and answer.response.pk == stored.pk
     assert list(Response.objects.values_list("score", flat=True)) == [2]
