@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from surveys.models import LedgerEntry, LedgerStatus, Study, Submission
 
@@ -75,6 +76,22 @@ def _entry(step: Step) -> LedgerEntry:
     return entry
 
 
+def _claim(entry: LedgerEntry) -> None:
+    """Take the next attempt, or fail if another run took it since this one read the entry.
+
+    A conditional UPDATE is the claim: of two runs started at the same instant only one moves
+    ``attempts`` from the value both read, so only one makes the call.
+    """
+    claimed = LedgerEntry.objects.filter(
+        pk=entry.pk, attempts=entry.attempts, status__in=[LedgerStatus.PENDING, LedgerStatus.FAILED]
+    ).update(attempts=entry.attempts + 1, updated_at=timezone.now())
+    if not claimed:
+        raise LedgerCallError(
+            entry, f"{entry.action} {entry.token} is being made by another run; try again shortly"
+        )
+    entry.attempts += 1
+
+
 def _finish(entry: LedgerEntry, status: str, response: Mapping[str, Any], error: str) -> None:
     entry.status = status
     entry.response = dict(response)
@@ -122,8 +139,7 @@ def do_ledger_step(
             _finish(entry, LedgerStatus.DONE, {**found, "reconciled": True}, "")
             return entry
     for attempt in range(MAX_ATTEMPTS):
-        entry.attempts += 1
-        entry.save(update_fields=["attempts", "updated_at"])
+        _claim(entry)
         try:
             response = call()
         except retryable as exc:

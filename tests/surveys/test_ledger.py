@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from surveys.models import LedgerEntry, LedgerStatus
+from surveys.services import ledger
 from surveys.services.ledger import LedgerCallError, Step, do_ledger_step
 from tests.surveys.factories import StudyFactory
 
@@ -124,3 +125,15 @@ def test_a_token_names_one_call_only():
     other = Step(study, "mturk", "approve", "t-1")
     with pytest.raises(ValueError, match="already belongs"):
         do_ledger_step(other, Calls())
+
+
+def test_of_two_runs_that_read_the_same_entry_only_one_claims_the_call():
+    study = StudyFactory()
+    with pytest.raises(KeyboardInterrupt):
+        do_ledger_step(_step(study, "race-1"), Calls(KeyboardInterrupt()))
+    mine = LedgerEntry.objects.get(token="race-1")
+    theirs = LedgerEntry.objects.get(token="race-1")
+    ledger._claim(theirs)  # the other run takes the next attempt first
+    with pytest.raises(LedgerCallError, match="another run"):
+        ledger._claim(mine)  # this run read the same entry: it must not call
+    assert LedgerEntry.objects.get(token="race-1").attempts == 2
