@@ -171,6 +171,28 @@ SURVEYS_RENDER_DEVICE = env_str("SURVEYS_RENDER_DEVICE", "cpu")
 # The key of the participant pseudonyms in every export (empty: SECRET_KEY). Keep it stable for
 # the life of a study: a new key gives every participant a new pseudonym.
 PSEUDONYM_KEY = env_str("PSEUDONYM_KEY", "")
+# The site's public HTTPS address, which recruiters send participants to (MTurk's
+# ExternalQuestion, Prolific's study URL); the staff pages use the request's own address.
+SURVEYS_SITE_URL = env_str("SURVEYS_SITE_URL", "")
+# Celery beat syncs every open study with its recruiter (MTurk assignments, Prolific
+# submissions) this often; SURVEYS_RECRUITER_SYNC=0 turns it off for all (a study can turn its
+# own off with recruiter_config.auto_sync: false). Run beat with `celery -A studyapp beat`.
+SURVEYS_RECRUITER_SYNC = env_bool("SURVEYS_RECRUITER_SYNC", True)
+_SYNC_EVERY_S = env_int("SURVEYS_RECRUITER_SYNC_SECONDS", 600)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, str | int]] = (
+    {
+        "surveys-mturk-sync": {
+            "task": "surveys.mturk.sync_open_studies",
+            "schedule": _SYNC_EVERY_S,
+        },
+        "prolific-sync-open-studies": {
+            "task": "surveys.prolific.sync_studies",
+            "schedule": _SYNC_EVERY_S,
+        },
+    }
+    if SURVEYS_RECRUITER_SYNC
+    else {}
+)
 
 # --- security for deployments ---------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)

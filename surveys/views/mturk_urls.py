@@ -1,5 +1,37 @@
-"""URLs of this room (filled in as its views land)."""
+"""Mechanical Turk's URLs: the worker's last page, and the researcher's MTurk desk.
 
-from django.urls import URLPattern
+The worker's page is a participant page (reached through the random codes); the desk pages
+live under ``staff/studies/<slug>/mturk/`` and are staff-only.
+"""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.views.decorators.http import require_GET
+
+from surveys.models import Participant
+from surveys.services.mturk_submit import access_external_submit
+from surveys.views.participant_pages import participant_view, render_page
+from surveys.views.staff import mturk as desk
+
+
+@require_GET
+@participant_view
+def mturk_submit(request: HttpRequest, participant: Participant) -> HttpResponse:
+    """The form that posts the assignment to MTurk from inside its frame (sent by itself)."""
+    form = access_external_submit(participant)
+    return render_page(
+        request, "mturk_submit.html", participant, action=form.action, fields=form.fields
+    )
+
+
+_DESK = "staff/studies/<slug:slug>/mturk/"
+
+urlpatterns: list[URLPattern] = [
+    path("s/<str:study>/p/<str:participant>/mturk/submit/", mturk_submit, name="mturk_submit"),
+    path(_DESK, desk.mturk_desk, name="mturk_desk"),
+    path(f"{_DESK}live/", desk.mturk_live, name="mturk_live"),
+    path(f"{_DESK}balance/", desk.mturk_balance, name="mturk_balance"),
+    path(f"{_DESK}<str:action>/", desk.mturk_action, name="mturk_action"),
+]

@@ -76,7 +76,7 @@ def test_reject_bonus_and_pay_with_yes(study, prolific_stub, tmp_path: Path):  #
 
 def test_create_needs_the_public_address(prolific_stub, monkeypatch):  # noqa: F811
     StudyFactory(slug="fresh", recruiter="prolific", reward=Decimal("2"), currency="USD")
-    monkeypatch.delenv("SURVEYS_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("SURVEYS_SITE_URL", raising=False)
     with pytest.raises(CommandError, match="--site https://"):
         run("create", "fresh", "--yes")
     out = run("create", "fresh", "--site", "https://study.example.org/", "--yes")

@@ -53,7 +53,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--yes", action="store_true", help="Do it without asking.")
         parser.add_argument("--site", default="", help="The site's public https:// address "
-                            "(create; default: $SURVEYS_PUBLIC_URL).")  # fmt: skip
+                            "(create; default: $SURVEYS_SITE_URL).")  # fmt: skip
         parser.add_argument("--message", default="", help="Rejection message (100+ characters).")
         parser.add_argument("--category", default="", help="Rejection category, e.g. LOW_EFFORT.")
         parser.add_argument("--bonus", action="append", default=[], metavar="ID,AMOUNT")
@@ -110,11 +110,11 @@ class Command(BaseCommand):
     def _entry_link(self, study: Study, options: dict[str, Any]) -> str:
         if options["action"] != "create":
             return ""
-        site = str(options["site"] or os.environ.get("SURVEYS_PUBLIC_URL", "")).strip()
+        site = str(options["site"] or os.environ.get("SURVEYS_SITE_URL", "")).strip()
         if not site:
             raise CommandError(
                 "give the site's public address: --site https://study.example.org (or set "
-                "SURVEYS_PUBLIC_URL); Prolific sends participants there"
+                "SURVEYS_SITE_URL); Prolific sends participants there"
             )
         path = reverse("surveys:participant_entry", args=[study.code])
         return site.rstrip("/") + path
