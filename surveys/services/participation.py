@@ -28,6 +28,7 @@ from surveys.models import (
 )
 from surveys.recruiters import Completion, Identity, get_recruiter
 from surveys.services.allocation import choose_question_set, create_items, is_full, new_seed
+from surveys.services.hot_item import read_item
 from surveys.services.once import insert_once
 
 USER_AGENT_MAX_LENGTH = 400
@@ -178,24 +179,9 @@ def access_item(study_code: str, participant_code: str, position: int) -> Partic
     The item carries ``answered`` (its answer is stored) and ``previous_answered`` (the answer
     at ``position - 1`` is): answers come in order, so together they say whether the item is
     the participant's current question without a second query. This is the survey's hot path:
-    every answer and every next page starts here.
+    every answer and every next page starts here (:mod:`surveys.services.hot_item`).
     """
-    same = {"participant": OuterRef("participant")}
-    return (
-        ParticipantItem.objects.select_related("participant__study", "question")
-        .filter(
-            participant__code=participant_code,
-            participant__study__code=study_code,
-            position=position,
-        )
-        .annotate(
-            answered=Exists(Response.objects.filter(**same, question=OuterRef("question"))),
-            previous_answered=Exists(
-                Response.objects.filter(**same, position=OuterRef("position") - 1)
-            ),
-        )
-        .first()
-    )
+    return read_item(study_code, participant_code, position)
 
 
 def is_current(item: ParticipantItem) -> bool:

@@ -47,3 +47,4 @@ def test_compose_services_share_the_app_environment():
         assert "STORAGE" in env
     assert "gunicorn" in services["web"]["command"]
     assert "celery -A studyapp worker" in services["worker"]["command"]
+    assert "celery -A studyapp beat" in services["beat"]["command"]
