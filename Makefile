@@ -45,13 +45,15 @@ lint: venv
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-# Every benchmark prints its figures; none of them is a test. `make bench` takes about 30 minutes.
+# Every benchmark prints its figures; none of them is a test. `make bench` takes about 45 minutes
+# (bench_survey.py needs a PostgreSQL server: BENCH_POSTGRES, default 127.0.0.1:5432).
 bench: venv
 	$(PY) bench/bench_synth.py
 	$(PY) bench/bench_engine.py all
 	$(PY) bench/bench_engine.py quality
 	$(PY) bench/bench_tree.py all
 	$(PY) bench/bench_analysis.py
+	$(PY) bench/bench_survey.py
 
 clean-demo:
 	rm -rf var/demo var/db.sqlite3 var/broker var/media
