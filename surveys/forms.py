@@ -79,7 +79,15 @@ class StudyForm(forms.Form):
     estimated_minutes = forms.IntegerField(min_value=1, initial=10)
     reward = forms.DecimalField(min_value=0, max_digits=8, decimal_places=2, initial=0)
     currency = forms.CharField(max_length=3, initial="USD")
-    recruiter = forms.ChoiceField(choices=[(RecruiterKind.LINK.value, RecruiterKind.LINK.label)])
+    recruiter = forms.ChoiceField(choices=RecruiterKind.choices, initial=RecruiterKind.LINK)
+    recruiter_config = forms.CharField(
+        required=False,
+        widget=_textarea(3),
+        help_text=(
+            "The recruiter's settings in YAML (see configs/studies/example.yaml), e.g. "
+            "Prolific: {study_id: ...}; panel: {id_parameter: id, completion_url: https://...}."
+        ),
+    )
     consent = forms.CharField(widget=_textarea(4), initial=DEFAULT_CONSENT)
     instructions = forms.CharField(widget=_textarea(4), initial=DEFAULT_INSTRUCTIONS)
     debrief = forms.CharField(widget=_textarea(3), initial=DEFAULT_DEBRIEF)
@@ -101,6 +109,9 @@ class StudyForm(forms.Form):
 
     def clean_exclusion_rules(self) -> Any:
         return _yaml(self.cleaned_data["exclusion_rules"], "exclusion rules")
+
+    def clean_recruiter_config(self) -> Any:
+        return _yaml(self.cleaned_data["recruiter_config"], "recruiter settings")
 
     def spec(self, conditions: list[dict[str, str]]) -> dict[str, Any]:
         """The spec mapping of the cleaned form."""
@@ -128,7 +139,7 @@ class StudyForm(forms.Form):
             texts=texts,
             reward=str(data["reward"]),
         )
-        for key in ("public_title", "style", "exclusion_rules"):
+        for key in ("public_title", "style", "exclusion_rules", "recruiter_config"):
             if data[key] not in (None, ""):
                 spec[key] = data[key]
         return spec

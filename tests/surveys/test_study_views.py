@@ -122,6 +122,21 @@ def test_the_form_creates_a_draft_with_its_design(staff_client: Client, catalogu
     assert study.stimuli.filter(status=StimulusStatus.PENDING).count() == 6 * 2 + 3
 
 
+def test_the_form_sets_up_a_recruiter_with_its_settings(
+    staff_client: Client,
+    catalogue,  # noqa: F811
+):
+    settings_yaml = "id_parameter: sona_id\ncompletion_url: https://panel.example.org/done?c={code}"
+    response = staff_client.post(
+        reverse("surveys:study_new"),
+        _form(catalogue, recruiter="panel", recruiter_config=settings_yaml),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    study = Study.objects.get(slug="form-study")
+    assert study.recruiter == "panel"
+    assert study.recruiter_config["id_parameter"] == "sona_id"
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -144,6 +159,8 @@ def test_the_form_creates_a_draft_with_its_design(staff_client: Client, catalogu
         ({"questions_per_dataset": "50"}, "lower questions_per_dataset"),
         ({"currency": "eu"}, "3-letter ISO code"),
         ({"slug": "new"}, "reserved"),
+        ({"recruiter": "panel", "recruiter_config": "record: [x]"}, "id_parameter"),
+        ({"recruiter": "link", "recruiter_config": "study_id: x"}, "takes no settings"),
     ],
 )
 def test_bad_form_input_is_a_400_that_stores_nothing(
