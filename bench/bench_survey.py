@@ -270,11 +270,10 @@ def run_threads(targets: list[tuple[Any, tuple[Any, ...]]], stagger: float) -> f
     """Start one thread per target (spread over ``stagger`` seconds); wall seconds to finish."""
     threads = [threading.Thread(target=fn, args=args, daemon=True) for fn, args in targets]
     started = time.perf_counter()
-    for number, thread in enumerate(threads):
+    for thread in threads:
         thread.start()
         if stagger:
             time.sleep(stagger / len(threads))
-        del number
     for thread in threads:
         thread.join()
     return time.perf_counter() - started

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -358,13 +357,9 @@ def access_picture(participant: Participant, position: int, which: str) -> Field
 
 
 def _item_at(participant: Participant, position: int) -> ParticipantItem:
-    """The item at ``position``, annotated with ``answered`` (in the same query)."""
-    answered = Response.objects.filter(participant=participant, question_id=OuterRef("question_id"))
-    item = (
-        ParticipantItem.objects.filter(participant=participant, position=position)
-        .annotate(answered=Exists(answered))
-        .first()
-    )
+    """The item at ``position`` with its ``answered`` flag (the hot read, by the participant's
+    codes)."""
+    item = read_item(participant.study.code, participant.code, position)
     if item is None:
         raise NotFound("There is no such question for you. Continue from your study link.")
     return item

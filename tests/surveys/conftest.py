@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.surveys.factories import StaffFactory, UserFactory
+from tests.surveys.storage import private_media
 
 
 @pytest.fixture
@@ -36,15 +37,7 @@ from tests.surveys.runs import pool_run, protopnet_run, synth_data, tree_run  # 
 @pytest.fixture
 def media(settings, tmp_path: Path) -> Path:
     """Django's default storage in a private folder of the test."""
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
+    return private_media(settings, tmp_path)
 
 
 @pytest.fixture

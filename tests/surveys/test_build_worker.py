@@ -25,6 +25,7 @@ from studyapp.celery import app as celery_app
 from surveys.models import Run, Stimulus, StimulusStatus, Study, StudyStatus
 from surveys.services.building import do_save_study, do_start_build
 from surveys.services.study_spec import check_study_spec
+from tests.surveys.storage import private_media
 from tests.surveys.test_build_support import make_catalogue, spec_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,15 +110,7 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
 @pytest.fixture
 def media(settings, tmp_path: Path) -> Path:
     """The media folder the workers write to (their var dir is the test's tmp_path/var)."""
-    root = tmp_path / "var" / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
+    return private_media(settings, tmp_path, tmp_path / "var" / "media")
 
 
 def _start(

@@ -33,21 +33,6 @@ MODEL_TABLES = (Run, RunClass, Prototype, PrototypeImage, ProposedName)
 
 
 @pytest.fixture
-def media(settings, tmp_path: Path) -> Path:
-    """Django's default storage in a private folder for the test."""
-    root = tmp_path / "media"
-    settings.MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
-
-
-@pytest.fixture
 def import_pool(media: Path, pool_run: Path, db: None) -> Callable[..., Run]:
     """Import the ProtoPool (focal) run; returns a function so a test can pass options."""
 

@@ -19,7 +19,6 @@ from tests.surveys import test_catalogue_import as importing
 from tests.surveys.factories import ProposedNameFactory, PrototypeFactory, RunClassFactory
 
 # The import tests' fixtures: storage in a private folder, and the focal run imported into it.
-media = importing.media
 import_pool = importing.import_pool
 
 

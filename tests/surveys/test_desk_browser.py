@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from tests.browser import page  # noqa: F401 - fixture
 from tests.surveys.factories import ParticipantFactory, ResponseFactory, StaffFactory
+from tests.surveys.storage import private_media
 from tests.surveys.test_desk_study import (
     DeskStudy,
     build_desk_study,
-    private_media,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

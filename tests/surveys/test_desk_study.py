@@ -29,6 +29,7 @@ from tests.surveys.factories import (
     StimulusFactory,
     StudyFactory,
 )
+from tests.surveys.storage import private_media
 
 LABELS = ("ProtoPool (focal)", "ProtoPool (ProtoPNet similarity)", "ProtoTree")
 RULES = {"max_gold_failures": 0, "straightline_min_answers": 6, "min_median_rt_ms": 1000}
@@ -59,19 +60,6 @@ class DeskStudy:
 
     def external_ids(self) -> list[str]:
         return [p.external_id for p in m.Participant.objects.filter(study=self.study)]
-
-
-def private_media(settings: Any, tmp_path: Path) -> Path:
-    """Send the stimulus files a test makes to a private folder (``settings``: pytest-django's)."""
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
 
 
 def _questions(study: m.Study, conditions: list[m.Condition]) -> tuple[list, list]:

@@ -16,11 +16,11 @@ from django.urls import reverse
 import analysis
 from surveys.views.staff.desk import NO_FIGURE
 from tests.surveys.factories import ConditionFactory, StudyFactory
+from tests.surveys.storage import private_media
 from tests.surveys.test_desk_study import (
     LABELS,
     DeskStudy,
     build_desk_study,
-    private_media,
 )
 
 

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.surveys.factories import ConditionFactory, StudyFactory
+from tests.surveys.storage import private_media
 from tests.surveys.test_desk_study import (
     DeskStudy,
     build_desk_study,
-    private_media,
 )
 
 

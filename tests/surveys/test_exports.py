@@ -18,11 +18,11 @@ from surveys.services.exports_files import write_atomic, write_csv_atomic
 from surveys.services.exports_responses import RESPONSE_COLUMNS, gold_outcome
 from surveys.services.exports_stimuli import STIMULUS_COLUMNS
 from surveys.services.pseudonyms import pseudonym
+from tests.surveys.storage import private_media
 from tests.surveys.test_desk_study import (
     LABELS,
     DeskStudy,
     build_desk_study,
-    private_media,
 )
 
 

@@ -7,7 +7,7 @@ import pytest
 from surveys.models import ParticipantItem
 from surveys.services.hot_item import read_item
 from surveys.services.participation import do_record_answer, do_show_question, is_current
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401
+from tests.surveys.test_participation_fixtures import build_study
 from tests.surveys.test_participation_services import consented
 
 pytestmark = pytest.mark.django_db

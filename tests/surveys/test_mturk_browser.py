@@ -29,7 +29,6 @@ from surveys.models import LedgerEntry, Participant, ParticipantStatus
 from tests.browser import page  # noqa: F401 - fixture
 from tests.surveys.factories import StaffFactory
 from tests.surveys.test_mturk_fixtures import add_submission, mturk_study, publish, take_part
-from tests.surveys.test_participation_fixtures import media  # noqa: F401 - fixture
 
 pytestmark = [
     pytest.mark.browser,

@@ -21,7 +21,6 @@ from tests.surveys.test_mturk_fixtures import (
     take_part,
     use_client_fixture,  # noqa: F401 - fixture
 )
-from tests.surveys.test_participation_fixtures import media  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 

@@ -10,7 +10,7 @@ from django.test import Client
 from surveys.models import Participant, ParticipantStatus
 from surveys.recruiters.mturk import SUBMIT_HOSTS, allowed_submit_hosts
 from tests.surveys.test_mturk_fixtures import entry_url, mturk_study, publish, take_part
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 SANDBOX_SUBMIT = "https://workersandbox.mturk.com/mturk/externalSubmit"

@@ -23,7 +23,7 @@ from surveys.services import mturk_client
 from surveys.services.mturk_client import MTurkSession, open_session
 from surveys.services.mturk_plans import ActionInput
 from surveys.services.mturk_publish import do_publish, token_prefix
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 SITE = "https://study.example.org"
 CREATED = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)

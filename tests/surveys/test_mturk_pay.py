@@ -22,7 +22,6 @@ from tests.surveys.test_mturk_fixtures import (
     stub_fixture,  # noqa: F401 - fixture
     take_part,
 )
-from tests.surveys.test_participation_fixtures import media  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 BONUS = {"amount": "0.50", "reason": "Thank you for careful answers."}

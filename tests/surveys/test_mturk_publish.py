@@ -23,7 +23,6 @@ from tests.surveys.test_mturk_fixtures import (
     stub_fixture,  # noqa: F401 - fixture
     waits_fixture,  # noqa: F401 - fixture
 )
-from tests.surveys.test_participation_fixtures import media  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 REQUEST = ActionInput(site_url=SITE)

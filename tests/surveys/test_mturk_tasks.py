@@ -20,7 +20,6 @@ from surveys.services.mturk_sync import do_periodic_sync, syncable_study_ids
 from surveys.tasks_mturk import BEAT_SCHEDULE, sync_open_studies
 from tests.surveys.test_build_worker import broker, shared_database  # noqa: F401 - fixtures
 from tests.surveys.test_mturk_fixtures import answer_xml, mturk_study, publish
-from tests.surveys.test_participation_fixtures import media  # noqa: F401 - fixture
 
 SYNC_TIMEOUT_S = 60
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."

@@ -19,7 +19,6 @@ from tests.surveys.test_mturk_fixtures import (
     take_part,
     use_client_fixture,  # noqa: F401 - fixture
 )
-from tests.surveys.test_participation_fixtures import media  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -144,12 +143,12 @@ def test_the_balance_and_live_fragments(staff_client, use_client):
 def test_every_mturk_staff_url_is_gated_and_the_worker_page_is_not(
     settings, tmp_path, non_staff_client
 ):
+    from tests.surveys.storage import private_media
     from tests.surveys.test_staff_access import (
         Objects,
         clients,
         discover_pages,
         gate_failures,
-        private_media,
         sent_to_login,
     )
 

@@ -13,7 +13,7 @@ from surveys.recruiters import RecruiterConfigError, get_recruiter
 from surveys.recruiters.panel import PanelRecruiter, check_panel_config
 from surveys.services.study_spec import SpecError, check_study_spec
 from tests.surveys.test_build_support import spec_data
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 SONA = {
     "id_parameter": "survey_code",

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from surveys.models import Participant, ParticipantStatus, Response, StudyStatus
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 

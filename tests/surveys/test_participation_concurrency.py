@@ -31,7 +31,7 @@ from surveys.services.participation import (
     do_start,
 )
 from tests.conftest import REPO_ROOT
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 T = TypeVar("T")
 PEOPLE = 12

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
 from django.core.files.base import ContentFile
 
 from surveys.models import (
@@ -35,22 +33,6 @@ from tests.surveys.factories import (
     StudyFactory,
     png_bytes,
 )
-
-
-@pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
-    """A private media folder for this test's stored files."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(root), "base_url": "/media/"},
-        },
-    }
-    return root
 
 
 @dataclass

@@ -31,7 +31,7 @@ from surveys.services.participation import (
     do_start,
     next_item,
 )
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 

@@ -19,7 +19,7 @@ from tests.browser import page  # noqa: F401 - fixture
 from tests.surveys.factories import ParticipantFactory, StudyFactory
 from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
 from tests.surveys.test_desk_browser import DESKTOP, PHONE, log_in
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 from tests.surveys.test_survey_browser import agree, answer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

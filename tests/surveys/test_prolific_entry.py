@@ -11,7 +11,7 @@ from django.test import Client
 from surveys.models import Participant, ParticipantStatus
 from surveys.recruiters import RecruiterConfigError, get_recruiter
 from surveys.recruiters.prolific import ProlificRecruiter, check_prolific_config, prolific_entry_url
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 

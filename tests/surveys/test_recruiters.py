@@ -21,7 +21,7 @@ from surveys.recruiters import (
 )
 from surveys.recruiters.base import check_external_id
 from surveys.recruiters.link import LinkRecruiter
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = pytest.mark.usefixtures("media")
 

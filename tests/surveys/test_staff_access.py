@@ -37,7 +37,7 @@ from tests.surveys.factories import (
     StudyFactory,
     UserFactory,
 )
-from tests.surveys.test_desk_study import private_media
+from tests.surveys.storage import private_media
 
 PUBLIC_ADMIN_PAGES = {"admin:login", "admin:logout"}
 STAFF_PREFIXES = ("/staff/", "/admin/")

@@ -9,7 +9,7 @@ import pytest
 
 from surveys.models import Participant, ParticipantStatus, Response
 from tests.browser import page  # noqa: F401 - fixture
-from tests.surveys.test_participation_fixtures import build_study, media  # noqa: F401 - fixture
+from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [
     pytest.mark.browser,

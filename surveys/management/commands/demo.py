@@ -10,7 +10,6 @@ HTTP and stops.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -147,9 +146,6 @@ class Command(BaseCommand):
                      "--data", str(data_dir), "--out", str(run_dir), "--reuse",
                      *overrides, *options["train_override"]]
                 )  # fmt: skip
-                # `train` evaluates on the test split and keeps the report with the run.
-                report = json.loads((run_dir / "evaluation.json").read_text())
-                self.stdout.write(f"    test accuracy {report['test']['accuracy']:.3f}")
             if (run_dir / "done.json").exists():
                 runs.append(DemoRun(run_dir, label))
         return runs
