@@ -3,10 +3,17 @@
 One row is one answer: ``participant, question, method, dataset, score`` with ``score`` an
 integer from 1 to 5. Optional columns (``stimulus, prototype, position, rt_ms, is_gold``,
 plus ``gold_expected`` or ``gold_passed`` for gold trials) pass through untouched.
+
+Two optional columns say which picture was rated, so that pictures can be modelled as a random
+sample: ``image`` (the dataset image, shared by every condition that shows it) and ``item``
+(the stimulus: one image under one condition). A table without them is still read; ``item``
+then falls back to ``stimulus`` or ``question`` and ``image`` to ``item``, with a warning that
+an image shown under several methods cannot be recognised as one picture.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from pathlib import Path
 
@@ -22,9 +29,13 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "is_gold",
     "gold_expected",
     "gold_passed",
+    "image",
+    "item",
 )
 SCORE_LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 _KEY_COLUMNS = ("participant", "question", "method", "dataset")
+# Read as text, like the keys, so that image "007" and "7" stay distinct pictures.
+_TEXT_COLUMNS = (*_KEY_COLUMNS, "image", "item", "stimulus")
 
 
 def load_ratings(
@@ -51,7 +62,7 @@ def load_ratings(
         if not path.exists():
             raise ValueError(f"Ratings file {path} does not exist; pass the path of a CSV export.")
         # Identifiers are read as strings so that "007" and "7" stay distinct participants.
-        dtypes: dict[Hashable, str] = {name: "string" for name in _KEY_COLUMNS}
+        dtypes: dict[Hashable, str] = {name: "string" for name in _TEXT_COLUMNS}
         frame = pd.read_csv(path, dtype=dtypes)
     return validate_ratings(frame, methods=methods)
 
@@ -98,7 +109,8 @@ def validate_ratings(df: pd.DataFrame, methods: list[str] | None = None) -> pd.D
             bad = int(out[column].isna().sum())
             raise ValueError(f"{bad} row(s) have an empty '{column}'; fill or drop them first.")
     _check_duplicates(out)
-    for column in ("participant", "question", "dataset"):
+    _fill_picture_columns(out)
+    for column in ("participant", "question", "dataset", "image", "item"):
         out[column] = _as_category(out[column])
     out["method"] = _method_category(out["method"], expected)
     counts = out["method"].value_counts()
@@ -111,6 +123,32 @@ def validate_ratings(df: pd.DataFrame, methods: list[str] | None = None) -> pd.D
     if out["method"].nunique() < 1:
         raise ValueError("No method has answers; check the export.")
     return out.reset_index(drop=True)
+
+
+def _fill_picture_columns(df: pd.DataFrame) -> None:
+    # Gold trials and old exports may leave the picture columns empty; each such answer's
+    # question then stands for its own picture.
+    fallback = "stimulus" if "stimulus" in df.columns else "question"
+    if "item" not in df.columns:
+        warnings.warn(
+            f"The ratings have no 'item' column; each {fallback!r} is taken as one picture. "
+            "Export again to get the 'image' and 'item' columns.",
+            UserWarning,
+            stacklevel=3,
+        )
+        df["item"] = df[fallback]
+    if "image" not in df.columns:
+        warnings.warn(
+            "The ratings have no 'image' column; an image shown under several methods cannot "
+            "be modelled as one picture, so each item is taken as its own image.",
+            UserWarning,
+            stacklevel=3,
+        )
+        df["image"] = df["item"]
+    for column, backup in (("item", "question"), ("image", "item")):
+        values = df[column].astype(object)
+        empty = values.isna() | (values.astype(str) == "")
+        df[column] = values.where(~empty, df[backup].astype(object)).astype(str)
 
 
 def _expected_methods(df: pd.DataFrame, methods: list[str] | None) -> list[str] | None:
