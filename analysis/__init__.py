@@ -6,13 +6,22 @@ and researcher pages, and ``python -m analysis`` wraps them on the command line.
 
 from analysis.agreement import agreement_summary, intraclass_correlations, krippendorff_alpha
 from analysis.bootstrap import bootstrap_mean_differences, bootstrap_means
+from analysis.design import Design, describe_design
 from analysis.distributions import participant_method_means, score_distribution, summary_statistics
 from analysis.exclusions import ExclusionRules, apply_exclusions
 from analysis.io import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, load_ratings, validate_ratings
 from analysis.mixed import linear_mixed
 from analysis.ordinal import ordinal_logit, ordinal_mixed
 from analysis.plots import figure10, plot_diverging, plot_score_distribution
-from analysis.power import paired_t_participants, power_curve, required_participants
+from analysis.power import (
+    PowerDesign,
+    design_from_spec,
+    paired_t_participants,
+    power_curve,
+    required_size,
+    simulated_power,
+)
+from analysis.primary import PrimaryFit, primary_model
 from analysis.report import ReportConfig, analyse, run_report
 from analysis.report_types import Report
 from analysis.report_writers import report_dict
@@ -28,6 +37,9 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "ExclusionRules",
+    "Design",
+    "PowerDesign",
+    "PrimaryFit",
     "Report",
     "ReportConfig",
     "SimulationConfig",
@@ -35,6 +47,8 @@ __all__ = [
     "analyse",
     "apply_exclusions",
     "bootstrap_mean_differences",
+    "describe_design",
+    "design_from_spec",
     "bootstrap_means",
     "figure10",
     "friedman_test",
@@ -52,11 +66,13 @@ __all__ = [
     "plot_diverging",
     "plot_score_distribution",
     "power_curve",
+    "primary_model",
     "report_dict",
-    "required_participants",
+    "required_size",
     "run_report",
     "score_distribution",
     "simulate_ratings",
+    "simulated_power",
     "summary_statistics",
     "validate_ratings",
 ]

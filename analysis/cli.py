@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.exclusions import ExclusionRules
-from analysis.power import power_curve, required_participants
+from analysis.power import PowerDesign, required_size, simulated_power
 from analysis.report import ReportConfig, run_report
-from analysis.simulate import DEFAULT_METHODS, SimulationConfig, simulate_ratings
+from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_METHODS, SimulationConfig, simulate_ratings
+from analysis.spec_reader import read_spec_design
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -69,17 +70,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--participant-sd", type=float, default=0.8)
     sim.add_argument("--question-sd", type=float, default=0.5)
+    sim.add_argument("--item-sd", type=float, default=0.0)
+    sim.add_argument("--layout", choices=("nested", "latin_square"), default="nested")
     sim.add_argument("--careless", type=float, default=0.0, help="share of careless raters")
     sim.add_argument("--gold", type=int, default=0, help="gold trials per participant")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--out", type=Path, required=True)
 
-    pw = sub.add_parser("power", help="participants needed for a method difference")
-    pw.add_argument("--effect", type=float, required=True, help="log-odds difference")
-    pw.add_argument("--questions", type=int, default=60)
+    pw = sub.add_parser(
+        "power",
+        help="participants and images needed, by simulating the study and its headline test",
+    )
+    pw.add_argument("--design", type=Path, default=None, help="study spec YAML to read")
+    pw.add_argument(
+        "--effect",
+        type=float,
+        default=None,
+        help="log-odds advantage of the first method over the others (default: the paper's)",
+    )
+    pw.add_argument("--participants", type=int, default=None)
+    pw.add_argument("--images", type=int, default=None, help="images per dataset")
+    pw.add_argument("--layout", choices=("nested", "latin_square"), default=None)
+    pw.add_argument("--participant-sd", type=float, default=0.8)
+    pw.add_argument("--image-sd", type=float, default=0.5)
+    pw.add_argument("--item-sd", type=float, default=0.0)
+    pw.add_argument("--careless", type=float, default=0.0, help="share of careless raters")
+    pw.add_argument(
+        "--solve",
+        choices=("participants", "images", "both", "none"),
+        default="participants",
+        help="what to size for the target power",
+    )
     pw.add_argument("--power", type=float, default=0.8)
     pw.add_argument("--alpha", type=float, default=0.05)
-    pw.add_argument("--sims", type=int, default=500)
+    pw.add_argument("--sims", type=int, default=200)
+    pw.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     pw.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -127,6 +152,8 @@ def _simulate(args: argparse.Namespace) -> int:
         effects=tuple(effects),
         participant_sd=args.participant_sd,
         question_sd=args.question_sd,
+        item_sd=args.item_sd,
+        design=args.layout,
         careless_fraction=args.careless,
         gold_questions=args.gold,
         seed=args.seed,
@@ -139,12 +166,50 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _power(args: argparse.Namespace) -> int:
-    config = SimulationConfig(questions=args.questions)
-    needed = required_participants(
-        args.effect, args.power, config, args.sims, args.alpha, seed=args.seed
+    design = _power_design(args)
+    print(
+        f"design: {design.design}, {len(design.methods)} conditions x "
+        f"{len(design.datasets)} dataset(s), {design.images_per_dataset} images per dataset, "
+        f"{design.participants} participants; SDs participant {design.participant_sd}, "
+        f"image {design.image_sd}, item {design.item_sd}; careless {design.careless_fraction}"
     )
-    sizes = sorted({max(5, needed // 2), needed, needed * 2})
-    curve = power_curve(args.effect, sizes, config, args.sims, args.alpha, args.seed)
-    print(curve.to_string(index=False))
-    print(f"participants needed for power {args.power:.0%}: {needed}")
+    options = {"n_sims": args.sims, "alpha": args.alpha, "seed": args.seed}
+    table = simulated_power(design, workers=args.workers, progress=True, **options)
+    print(table.to_string(index=False))
+    targets = {"both": ("participants", "images_per_dataset"), "none": ()}.get(
+        args.solve, ("images_per_dataset" if args.solve == "images" else "participants",)
+    )
+    for what in targets:
+        needed = required_size(
+            design, what, args.power, workers=args.workers, progress=True, **options
+        )
+        print(f"{what.replace('_', ' ')} needed for power {args.power:.0%}: {needed}")
     return 0
+
+
+def _power_design(args: argparse.Namespace) -> PowerDesign:
+    fields: dict[str, object] = {}
+    if args.design is not None:
+        fields.update(read_spec_design(args.design))
+    if args.layout is not None:
+        fields["design"] = args.layout
+    if args.participants is not None:
+        fields["participants"] = args.participants
+    if args.images is not None:
+        fields["images_per_dataset"] = args.images
+    methods = fields.get("methods", DEFAULT_METHODS)
+    assert isinstance(methods, tuple)
+    if args.effect is not None:
+        fields["effects"] = (args.effect,) + (0.0,) * (len(methods) - 1)
+    elif len(methods) != len(DEFAULT_EFFECTS):
+        raise ValueError(
+            f"The design has {len(methods)} conditions; give --effect (the paper's effects are "
+            f"for {len(DEFAULT_EFFECTS)})."
+        )
+    fields.update(
+        participant_sd=args.participant_sd,
+        image_sd=args.image_sd,
+        item_sd=args.item_sd,
+        careless_fraction=args.careless,
+    )
+    return PowerDesign(**fields)  # type: ignore[arg-type]

@@ -43,6 +43,13 @@ def _means_table(df: pd.DataFrame, means: pd.DataFrame | None) -> pd.DataFrame:
     return table.set_index(table["method"].astype(str))
 
 
+def _ci_label(table: pd.DataFrame) -> str:
+    # The table says what its bootstrap resampled; one passed in without that column does not.
+    if "resampling" in table.columns and table["resampling"].nunique() == 1:
+        return f"mean, 95% CI (bootstrap over {table['resampling'].iloc[0]})"
+    return "mean, 95% CI (cluster bootstrap)"
+
+
 def plot_score_distribution(
     df: pd.DataFrame, ax: Axes | None = None, means: pd.DataFrame | None = None
 ) -> Axes:
@@ -99,7 +106,7 @@ def plot_score_distribution(
         marker="v",
         linestyle="--",
         linewidth=0.9,
-        label="mean, 95% CI (participant bootstrap)",
+        label=_ci_label(table),
     )
     # Above the axes, so the legend never hides bars or the mean markers.
     ax.legend(

@@ -40,6 +40,13 @@ class Overview(TypedDict):
         Seed of every random step.
     exclusion_rules
         The pre-declared exclusion rules as plain data.
+    images, items
+        Distinct images and items (an item is one image under one method) analysed.
+    design
+        ``"nested"`` (each image under one method), ``"crossed"`` (a Latin square) or
+        ``"mixed"``.
+    primary_model
+        The headline model in lme4 notation (empty when it could not be fitted).
     """
 
     answers_in_file: int
@@ -53,6 +60,10 @@ class Overview(TypedDict):
     p_adjust: str
     seed: int
     exclusion_rules: dict[str, object]
+    images: int
+    items: int
+    design: str
+    primary_model: str
 
 
 @dataclass
@@ -63,6 +74,7 @@ class Report:
     exclusions: pd.DataFrame
     distribution: pd.DataFrame
     summary: pd.DataFrame
+    primary: dict[str, pd.DataFrame]
     mean_differences: pd.DataFrame
     tests: pd.DataFrame
     models: dict[str, pd.DataFrame]

@@ -59,20 +59,24 @@ def write_markdown(report: Report, path: Path) -> Path:
         "# Saliency ratings: analysis report\n",
         f"{o['answers_analysed']:,} answers analysed ({o['answers_in_file']:,} in the file) from "
         f"{o['participants']} participants on {o['questions']} questions; methods: "
-        f"{', '.join(o['methods'])}. Intervals are {o['confidence_level']:.0%}; bootstrap "
-        f"intervals resample participants ({o['bootstrap_resamples']} replicates, seed "
-        f"{o['seed']}); pairwise p-values are {o['p_adjust']}-adjusted.\n",
+        f"{', '.join(o['methods'])}; {o['images']} images ({o['items']} items), images "
+        f"{_DESIGN_WORDS.get(o['design'], o['design'])}. Intervals are "
+        f"{o['confidence_level']:.0%}; bootstrap intervals resample participants and images "
+        f"({o['bootstrap_resamples']} replicates, seed {o['seed']}); pairwise p-values are "
+        f"{o['p_adjust']}-adjusted.\n",
         "## Exclusions (pre-declared, applied in this order)\n",
         markdown_table(report.exclusions),
         "## Scores per method\n",
         markdown_table(report.summary),
         "\nDistribution of scores (counts and proportions):\n",
         markdown_table(_wide_distribution(report.distribution)),
-        "\nDifferences in mean score (participant bootstrap):\n",
+        *_primary_markdown(report),
+        "\nDifferences in mean score (two-way bootstrap over participants and images):\n",
         markdown_table(report.mean_differences),
-        "## Tests and models\n",
-        "Rows marked 'ignores repeated measures' treat answers as independent and are a "
-        "sensitivity check only.\n",
+        "## Secondary tests and models\n",
+        "The first rows repeat the headline test. Rows whose note says 'ignores' leave out a "
+        "source of variance and are sensitivity checks or descriptions only, never a test of "
+        "the methods.\n",
         markdown_table(report.tests, TEST_TABLE_COLUMNS),
         "\nModel fits:\n",
         markdown_table(report.model_fits),
@@ -96,6 +100,34 @@ def write_markdown(report: Report, path: Path) -> Path:
         parts += ["## Notes\n", "\n".join(f"- {n}" for n in report.notes) + "\n"]
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+_DESIGN_WORDS = {
+    "nested": "nested in methods (each image shown under one method)",
+    "crossed": "crossed with methods (each image shown under every method)",
+    "mixed": "partly crossed with methods",
+}
+
+
+def _primary_markdown(report: Report) -> list[str]:
+    o = report.overview
+    if not report.primary:
+        return ["## Headline test\n", "The headline model could not be fitted (see Notes).\n"]
+    return [
+        "## Headline test\n",
+        f"Cumulative logit mixed model `{o['primary_model']}` (Laplace approximation, as R's "
+        "`ordinal::clmm`): participants and images are random samples, so a method "
+        "difference must stand out from the variation between images as well as between "
+        "participants. Each pair of methods is a Wald test of the log odds ratio of scoring "
+        "higher against a t distribution with between-within degrees of freedom (the images "
+        f"the comparison rests on), {o['p_adjust']}-adjusted across pairs. This is the "
+        "primary test of the report; the tests further down are secondary.\n",
+        markdown_table(report.primary["contrasts"]),
+        "\nVariance components (logit scale):\n",
+        markdown_table(report.primary["variances"]),
+        "\nCoefficients against the reference method:\n",
+        markdown_table(report.primary["coefficients"]),
+    ]
 
 
 def _wide_distribution(dist: pd.DataFrame) -> pd.DataFrame:
@@ -131,6 +163,7 @@ def report_dict(report: Report) -> dict[str, object]:
         "overview": report.overview,
         "exclusions": _records(report.exclusions),
         "summary": _records(report.summary),
+        "primary": {k: _records(v) for k, v in report.primary.items()},
         "distribution": _records(report.distribution),
         "mean_differences": _records(report.mean_differences),
         "tests": _records(report.tests),

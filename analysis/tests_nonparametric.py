@@ -1,10 +1,19 @@
-"""Rank tests of method differences, with effect sizes and their CIs.
+"""Rank tests of method differences, with effect sizes and their CIs, on the right unit.
 
-The primary analysis respects the repeated measures: each participant contributes one mean
-per method (Friedman with Kendall's W; pairwise Wilcoxon signed-rank, Holm-adjusted, with the
-matched-pairs rank-biserial r). The sensitivity analysis on raw answers (Kruskal-Wallis and
-pairwise Mann-Whitney with Cliff's delta) treats answers as independent, which they are not;
-its rows say so.
+The unit depends on how images meet methods (:func:`analysis.design.describe_design`):
+
+* images *crossed* with methods (a Latin square: each image under several methods): each image
+  is a block, with its mean rating under each method (averaged over the participants who saw
+  it); Friedman with Kendall's W and pairwise Wilcoxon signed-rank (Holm-adjusted, with the
+  matched-pairs rank-biserial r) compare the methods within images, so the images' own
+  variance cancels; ``unit`` is ``"images"``;
+* images *nested* in methods (each image under one method, the paper's design): the same tests
+  run on per-participant method means, but a method's mean then rests on its own few images,
+  whose luck the test cannot see. Those rows say so in ``note``: descriptive only, not a test
+  of the methods (the crossed mixed model is).
+
+The sensitivity analysis on raw answers (Kruskal-Wallis and pairwise Mann-Whitney with Cliff's
+delta) treats answers as independent, which they are not in either design; its rows say so.
 """
 
 from __future__ import annotations
@@ -18,46 +27,53 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.nonparametric import rank_compare_2ordinal
 
-from analysis.bootstrap import participant_weights
-from analysis.distributions import participant_method_means
+from analysis.bootstrap import cluster_weights
 from analysis.io import method_order
+from analysis.rank_units import (
+    IMAGE_VARIANCE_NOTE,
+    Unit,
+    block_table,
+    complete_participant_means,
+    image_method_means,
+    resolve_unit,
+)
 from analysis.tables import test_frame, test_row
 
-PSEUDO_REPLICATION_NOTE = "ignores repeated measures (answers treated as independent)"
+PSEUDO_REPLICATION_NOTE = (
+    "ignores repeated measures and image variance (answers treated as independent): "
+    "descriptive only, not a test of the methods"
+)
+_UNIT_LABELS = {"participants": "participant means", "images": "images"}
 _BLOCK_CELLS = 2_000_000
 
 
-def complete_participant_means(df: pd.DataFrame) -> pd.DataFrame:
-    """Participant x method means, keeping participants who answered every method.
-
-    Raises
-    ------
-    ValueError
-        When fewer than two methods or fewer than two complete participants remain.
-    """
-    table = participant_method_means(df)
-    if table.shape[1] < 2:
-        raise ValueError("Need at least two methods to compare; the table has only one.")
-    complete = table.dropna()
-    if len(complete) < 2:
-        raise ValueError(
-            "Fewer than two participants rated every method; the within-participant tests "
-            "need each participant to see all methods (use the raw-answer tests instead)."
-        )
-    return complete
-
-
 def friedman_test(
-    df: pd.DataFrame, n_resamples: int = 2000, confidence_level: float = 0.95, seed: int = 0
+    df: pd.DataFrame,
+    n_resamples: int = 2000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    unit: Unit = "auto",
 ) -> pd.DataFrame:
-    """Friedman test on per-participant method means, with Kendall's W and a bootstrap CI.
+    """Friedman test of the methods, with Kendall's W and a bootstrap CI.
+
+    Parameters
+    ----------
+    df
+        Validated long-format ratings.
+    n_resamples, confidence_level, seed
+        Bootstrap of Kendall's W (blocks resampled: images or participants).
+    unit
+        ``"images"`` (blocks are images, each with its mean under every method),
+        ``"participants"`` (blocks are participants' method means) or ``"auto"``: images
+        when they are crossed with methods, participants (with a caveat) when nested.
 
     Returns
     -------
     pandas.DataFrame
         One row in the layout of :data:`analysis.tables.TEST_COLUMNS`.
     """
-    means = complete_participant_means(df).to_numpy()
+    blocks = block_table(df, unit)
+    means = blocks.table.to_numpy()
     n, k = means.shape
     q, p = stats.friedmanchisquare(*means.T)
     w = q / (n * (k - 1))
@@ -65,7 +81,10 @@ def friedman_test(
     ties = np.array([_tie_sum(row) for row in means])
     rng = np.random.default_rng(seed)
     w_boot = np.concatenate(
-        [_weighted_kendall_w(weights, ranks, ties, k) for weights in _blocks(n, n_resamples, rng)]
+        [
+            _weighted_kendall_w(weights, ranks, ties, k)
+            for weights in _weight_blocks(n, n_resamples, rng)
+        ]
     )
     low, high = _interval(w_boot, confidence_level)
     row = test_row(
@@ -80,7 +99,8 @@ def friedman_test(
         ci_low=low,
         ci_high=high,
         n=n,
-        unit="participant means",
+        unit=_UNIT_LABELS[blocks.unit],
+        note=blocks.note,
     )
     return test_frame([row])
 
@@ -91,14 +111,17 @@ def pairwise_wilcoxon(
     n_resamples: int = 2000,
     confidence_level: float = 0.95,
     seed: int = 0,
+    unit: Unit = "auto",
 ) -> pd.DataFrame:
-    """Wilcoxon signed-rank tests between each pair of methods on participant means.
+    """Wilcoxon signed-rank tests between each pair of methods, within images or participants.
 
     The effect size is the matched-pairs rank-biserial r = (T+ - T-)/(T+ + T-) with zero
     differences dropped (as ``zero_method='wilcox'`` does); positive r means the first method
-    of the pair scored higher. Its CI is a participant bootstrap.
+    of the pair scored higher. Its CI is a bootstrap of the blocks (images or participants).
+    ``unit`` is chosen as in :func:`friedman_test`.
     """
-    table = complete_participant_means(df)
+    blocks = block_table(df, unit)
+    table = blocks.table
     rng = np.random.default_rng(seed)
     rows = []
     for a, b in combinations(table.columns, 2):
@@ -106,7 +129,7 @@ def pairwise_wilcoxon(
         res = stats.wilcoxon(table[a], table[b], zero_method="wilcox")
         r = rank_biserial_paired(diff)
         boot = np.concatenate(
-            [_weighted_rank_biserial(w, diff) for w in _blocks(diff.size, n_resamples, rng)]
+            [_weighted_rank_biserial(w, diff) for w in _weight_blocks(diff.size, n_resamples, rng)]
         )
         low, high = _interval(boot, confidence_level)
         rows.append(
@@ -121,7 +144,8 @@ def pairwise_wilcoxon(
                 ci_low=low,
                 ci_high=high,
                 n=int(np.count_nonzero(diff)),
-                unit="participant means",
+                unit=_UNIT_LABELS[blocks.unit],
+                note=blocks.note,
             )
         )
     return _adjusted(test_frame(rows), p_adjust)
@@ -237,10 +261,10 @@ def _tie_sum(row: np.ndarray) -> float:
     return float((t**3 - t).sum())
 
 
-def _blocks(n: int, n_resamples: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+def _weight_blocks(n: int, n_resamples: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     block = max(1, _BLOCK_CELLS // max(n, 1))
     for start in range(0, n_resamples, block):
-        yield participant_weights(n, min(block, n_resamples - start), rng)
+        yield cluster_weights(n, min(block, n_resamples - start), rng)
 
 
 def _interval(values: np.ndarray, confidence_level: float) -> tuple[float, float]:
@@ -283,13 +307,17 @@ def _weighted_rank_biserial(weights: np.ndarray, diff: np.ndarray) -> np.ndarray
 
 
 __all__ = [
+    "IMAGE_VARIANCE_NOTE",
     "PSEUDO_REPLICATION_NOTE",
+    "Unit",
     "cliffs_delta",
     "complete_participant_means",
     "friedman_test",
     "holm",
+    "image_method_means",
     "kruskal_raw",
     "pairwise_mannwhitney",
     "pairwise_wilcoxon",
     "rank_biserial_paired",
+    "resolve_unit",
 ]

@@ -100,9 +100,10 @@ def csv_download(study: Study, kind: ExportKind) -> tuple[str, Iterator[str]]:
 
 def read_responses_csv(path: Path) -> pd.DataFrame:
     """Read a responses export back with the types :func:`responses_frame` gives."""
-    # Identifiers stay text, as analysis.load_ratings reads them ("007" is not 7).
+    # Identifiers stay text, as analysis.load_ratings reads them ("007" is not 7); so do the
+    # picture columns, whose values are image paths and stimulus ids written as text.
     text_columns: dict[Hashable, type[str]] = {
-        name: str for name in ("participant", "question", "method", "dataset")
+        name: str for name in ("participant", "question", "method", "dataset", "image", "item")
     }
     frame = pd.read_csv(path, dtype=text_columns, keep_default_na=False, na_values=[""])
     passed = frame["gold_passed"].astype(object)

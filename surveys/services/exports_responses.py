@@ -8,7 +8,12 @@ extra ones the analysis passes through untouched (``server_rt_ms`` and ``questio
 * ``question``: the question's public code; ``method``: the condition's label; ``dataset``: the
   condition's dataset; ``stimulus``: the stimulus id (as in the stimuli manifest);
   ``prototype``: ``"<run label> #<pool index>"``; ``position``: the place in the participant's
-  order; ``rt_ms``: the browser's response time; ``server_rt_ms``: the server's.
+  order; ``rt_ms``: the browser's response time; ``server_rt_ms``: the server's;
+* ``image``: the dataset image the stimulus shows (its path in the dataset, the manifest's
+  ``image_id``), the same for every condition that shows that image, so that the analysis can
+  treat images as a random sample and match them across conditions (a Latin square);
+  ``item``: the stimulus id as text (one image under one condition; the manifest's
+  ``stimulus``).
 
 Gold trials carry ``is_gold`` True and their outcome in ``gold_expected`` / ``gold_passed``:
 
@@ -51,6 +56,7 @@ _FIELDS = (
     "question__gold_expected",
     "question__repeat_of_id",
     "question__stimulus_id",
+    "question__stimulus__image_id",
     "question__stimulus__condition__label",
     "question__stimulus__condition__dataset",
     "question__stimulus__prototype__run__label",
@@ -94,8 +100,8 @@ def iter_response_rows(study: Study) -> Iterator[tuple[Cell, ...]]:
         .values_list(*_FIELDS)
     )
     for row in answers.iterator(chunk_size=CHUNK_ROWS):
-        (p_id, external, q_id, code, kind, expected, repeat_of, stimulus, label, dataset,
-         run_label, proto_index, position, score, client_rt, server_rt) = row  # fmt: skip
+        (p_id, external, q_id, code, kind, expected, repeat_of, stimulus, image, label,
+         dataset, run_label, proto_index, position, score, client_rt, server_rt) = row  # fmt: skip
         if p_id not in names:
             names[p_id] = pseudonym(external, key)
         if kind == QuestionKind.REPEAT:
@@ -114,6 +120,8 @@ def iter_response_rows(study: Study) -> Iterator[tuple[Cell, ...]]:
             gold,
             expected if gold else None,
             gold_outcome(kind, score, expected),
+            image,
+            str(stimulus),
             server_rt,
             kind,
         )

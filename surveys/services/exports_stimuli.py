@@ -4,7 +4,9 @@ Participants only ever see opaque file names; this table (staff only) is the key
 each ``overlay_file`` and ``original_file`` back to the condition label, the run (label and
 code), the prototype (the same ``prototype`` text as the responses table, and its pool index),
 the dataset image and crop box, and the rendering style (its fingerprint and its fields as
-JSON). ``stimulus`` is the id the responses table uses.
+JSON). ``stimulus`` is the id the responses table uses (its ``stimulus`` and ``item``), and
+``image_id`` is the responses table's ``image``: one value per dataset image, shared by every
+condition that shows it.
 """
 
 from __future__ import annotations

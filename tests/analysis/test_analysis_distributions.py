@@ -1,4 +1,4 @@
-"""Score distributions and the participant (cluster) bootstrap."""
+"""Score distributions and the cluster bootstrap of their means."""
 
 from __future__ import annotations
 
@@ -50,12 +50,15 @@ def test_bootstrap_interval_covers_mean_and_is_wider_than_naive(study):
         "ci_low",
         "ci_high",
         "n_participants",
+        "n_images",
         "n_answers",
         "n_resamples",
+        "resampling",
     ]
+    assert set(boot["resampling"]) == {"participants and images"}
     assert ((boot["ci_low"] < boot["mean"]) & (boot["mean"] < boot["ci_high"])).all()
-    # Resampling participants must give wider intervals than treating 800 answers as
-    # independent, because answers of one participant are correlated.
+    # Resampling participants and images must give wider intervals than treating 800 answers
+    # as independent, because answers of one participant or one image are correlated.
     naive = df.groupby("method", observed=True)["score"].agg(
         lambda s: 2 * 1.96 * s.std() / np.sqrt(len(s))
     )

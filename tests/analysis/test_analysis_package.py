@@ -49,6 +49,9 @@ def test_public_api_is_exported():
         "bootstrap_means",
         "run_report",
         "simulate_ratings",
-        "required_participants",
+        "required_size",
+        "primary_model",
+        "simulated_power",
+        "describe_design",
     ):
         assert callable(getattr(analysis, name)), name

@@ -48,9 +48,12 @@ def test_report_names_every_test_with_statistic_p_effect_and_interval(report_dir
         "Kruskal-Wallis",
         "Mann-Whitney U",
         "cumulative logit (clustered)",
-        "cumulative link mixed model",
+        "headline: score ~ method + (1 | participant) + (1 | image)",
     ):
         assert name in set(tests["test"]), name
+    # The headline test comes first and is the one marked as the primary test.
+    assert tests["note"].iloc[0] == "primary test"
+    assert (tests.loc[tests["note"] == "primary test", "statistic_name"] == "t").all()
     assert tests["p_value"].notna().all()
     assert tests["effect_size"].notna().all()
     with_ci = tests[tests["test"] != "Kruskal-Wallis"]
@@ -182,6 +185,24 @@ def test_large_tables_use_the_compressed_fit_with_identical_results(study, monke
     assert fast.table["se"].to_numpy() == pytest.approx(reference.table["se"].to_numpy(), rel=1e-3)
 
 
-def test_cli_power_prints_the_needed_participants(capsys):
-    assert main(["power", "--effect", "1.0", "--questions", "20", "--sims", "100"]) == 0
-    assert "participants needed for power 80%" in capsys.readouterr().out
+def test_cli_power_prints_the_design_and_the_needed_participants(capsys, monkeypatch):
+    # The search itself is tested in test_analysis_power; here one small design is simulated
+    # for real and the sizing answered from a stand-in power curve.
+    import analysis.cli
+
+    monkeypatch.setattr(analysis.cli, "required_size", lambda *a, **k: 17)
+    argv = ["power", "--effect", "1.0", "--images", "6", "--participants", "8", "--sims", "4"]
+    assert main([*argv, "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "design: nested, 3 conditions x 2 dataset(s), 6 images per dataset" in out
+    assert "protopool vs protopool-protopnet-sim" in out
+    assert "participants needed for power 80%: 17" in out
+
+
+def test_report_states_the_headline_model_and_its_variance_components(report_dir):
+    out, report = report_dir
+    markdown = (out / "report.md").read_text()
+    assert "## Headline test" in markdown
+    assert "primary test of the report" in markdown
+    assert set(report.primary["variances"]["group"]) == {"participant", "image"}
+    assert report.overview["design"] == "nested"
