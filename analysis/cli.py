@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--reference", default=None, help="baseline method of the models")
     rep.add_argument(
+        "--slopes", action="store_true", help="add by-participant method slopes to the headline"
+    )
+    rep.add_argument(
         "--max-gold-failures",
         type=int,
         default=0,
@@ -131,7 +134,11 @@ def _report(args: argparse.Namespace) -> int:
         min_answer_rt_ms=_optional(args.min_answer_rt_ms),
     )
     config = ReportConfig(
-        rules=rules, n_resamples=args.resamples, seed=args.seed, reference=args.reference
+        rules=rules,
+        n_resamples=args.resamples,
+        seed=args.seed,
+        reference=args.reference,
+        slopes=args.slopes,
     )
     report = run_report(args.responses, args.out, config)
     for path in report.files:

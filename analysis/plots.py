@@ -21,11 +21,19 @@ from analysis.io import SCORE_LEVELS
 
 # Okabe-Ito colours stay distinguishable for the common colour-vision deficiencies.
 METHOD_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
-# Diverging palette for scores 1 (not salient) .. 5 (very salient).
+# Diverging palette for scores 1 (least salient) .. 5 (most salient).
 SCORE_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
 FIGURE_SIZE = (6.8, 3.8)
 FORMATS = ("png", "svg", "pdf")
-SCORE_LABELS = {1: "1 (not salient)", 3: "3", 5: "5 (very salient)"}
+# The survey's own end labels (surveys.models.Study.scale_low_label / scale_high_label
+# defaults); a study with other labels passes them in.
+SCALE_LABELS: tuple[str, str] = ("least salient", "most salient")
+
+
+def score_labels(scale_labels: tuple[str, str] = SCALE_LABELS) -> dict[int, str]:
+    """Tick labels of the 1-5 scale, the ends named as the participants saw them."""
+    low, high = scale_labels
+    return {1: f"1 ({low})", 2: "2", 3: "3", 4: "4", 5: f"5 ({high})"}
 
 
 def _new_axes(ax: Axes | None, size: tuple[float, float] = FIGURE_SIZE) -> Axes:
@@ -51,7 +59,10 @@ def _ci_label(table: pd.DataFrame) -> str:
 
 
 def plot_score_distribution(
-    df: pd.DataFrame, ax: Axes | None = None, means: pd.DataFrame | None = None
+    df: pd.DataFrame,
+    ax: Axes | None = None,
+    means: pd.DataFrame | None = None,
+    scale_labels: tuple[str, str] = SCALE_LABELS,
 ) -> Axes:
     """Grouped bars of the share of each score per method, each method's mean marked.
 
@@ -92,7 +103,8 @@ def plot_score_distribution(
         # The mean sits on the score axis: a marker with its cluster-bootstrap CI above the bars.
         _mark_mean(ax, m, top * (0.97 - 0.05 * i), colour)
     ax.set_xticks(list(SCORE_LEVELS))
-    ax.set_xticklabels([SCORE_LABELS.get(s, str(s)) for s in SCORE_LEVELS])
+    ticks = score_labels(scale_labels)
+    ax.set_xticklabels([ticks[s] for s in SCORE_LEVELS])
     ax.set_xlim(0.5, 5.5)
     ax.set_ylim(0, top)
     ax.set_xlabel("Saliency score")
@@ -130,7 +142,10 @@ def _mark_mean(ax: Axes, row: pd.Series, y: float, colour: str) -> None:
 
 
 def plot_diverging(
-    df: pd.DataFrame, ax: Axes | None = None, means: pd.DataFrame | None = None
+    df: pd.DataFrame,
+    ax: Axes | None = None,
+    means: pd.DataFrame | None = None,
+    scale_labels: tuple[str, str] = SCALE_LABELS,
 ) -> Axes:
     """Diverging stacked bars centred on the neutral score 3, one bar per method.
 
@@ -161,7 +176,7 @@ def plot_diverging(
             left=start,
             color=SCORE_COLOURS[j],
             height=0.6,
-            label=str(score),
+            label=score_labels(scale_labels)[int(score)],
             edgecolor="white",
             linewidth=0.5,
         )
@@ -214,6 +229,7 @@ def figure10(
     out_dir: str | Path,
     means: pd.DataFrame | None = None,
     formats: Sequence[str] = FORMATS,
+    scale_labels: tuple[str, str] = SCALE_LABELS,
 ) -> list[Path]:
     """Write Figure 10 (grouped bars) and its diverging variant in every format.
 
@@ -223,9 +239,9 @@ def figure10(
         ``figure10.*`` followed by ``figure10_diverging.*``.
     """
     table = bootstrap_means(df) if means is None else means
-    bars = plot_score_distribution(df, means=table)
+    bars = plot_score_distribution(df, means=table, scale_labels=scale_labels)
     paths = save_figure(_root_figure(bars), out_dir, "figure10", formats)
-    diverging = plot_diverging(df, means=table)
+    diverging = plot_diverging(df, means=table, scale_labels=scale_labels)
     return paths + save_figure(_root_figure(diverging), out_dir, "figure10_diverging", formats)
 
 

@@ -11,14 +11,16 @@ appeal and its appeal under one method are told apart. By-participant method slo
 option.
 
 Every pair of methods is compared by a Wald test of the log odds ratio of scoring higher, with
-Holm-adjusted p-values across the pairs. The statistic is referred to a t distribution with
-"between-within" degrees of freedom: the number of images the two methods' comparison rests
-on, less what their means use up -- images under either method minus 2 where each image is
-shown under one method, shared images minus 1 where every image is shown under both. The
-image variance is estimated from those few images, so the normal reference that R's ``clmm``
-prints is too liberal when there are few: in the paper's design (20 images per method) a
-z reference rejected about 7 % of null studies at alpha = 0.05, the t reference about 5 %
-(``bench/bench_calibration.py``). With many images the two agree.
+Holm-adjusted p-values across the pairs. The statistic is referred to a t distribution whose
+degrees of freedom follow Satterthwaite's idea for a variance with one poorly known part: the
+contrast's variance is split into the part due to the pictures (image intercepts, or item
+intercepts where both methods show the same images), which is estimated from few pictures and
+carries their "between-within" degrees of freedom (images under either method minus 2, or
+shared images minus 1), and the rest, estimated from thousands of answers. Then
+``df = df_pictures * (se^2 / V_pictures)^2``, at least ``df_pictures``. The normal reference
+that R's ``clmm`` prints is too liberal when a method has few images: in the paper's design
+(20 images per method) it rejected about 7 % of null studies at alpha = 0.05
+(``bench/bench_calibration.py`` measures the t reference). With many images the two agree.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ CONTRAST_COLUMNS = (
     "odds_ratio",
 )
 VARIANCE_COLUMNS = ("group", "name", "variance", "sd", "n_groups")
+# Degrees of freedom where no picture variance enters the contrast (the normal limit).
+MAX_DF = 1e6
 COEFFICIENT_COLUMNS = ("term", "kind", "estimate", "se", "z", "p_value", "ci_low", "ci_high")
 
 
@@ -169,14 +173,7 @@ def primary_model(
     notes = _notes(fit)
     return PrimaryFit(
         formula=formula,
-        contrasts=_contrasts(
-            fit,
-            reference,
-            others,
-            _pair_df(data, [reference, *others]),
-            p_adjust,
-            confidence_level,
-        ),  # fmt: skip
+        contrasts=_contrasts(fit, data, [reference, *others], p_adjust, confidence_level),
         coefficients=_coefficients(fit, confidence_level),
         variances=_variances(fit),
         loglik=fit.loglik,
@@ -188,41 +185,64 @@ def primary_model(
     )
 
 
-def _pair_df(df: pd.DataFrame, methods: list[str]) -> dict[tuple[str, str], int]:
-    """Between-within degrees of freedom of every pair (see the module docstring)."""
+def _pair_df(
+    df: pd.DataFrame, methods: list[str], fit: CrossedClmmResult, se: dict[tuple[str, str], float]
+) -> dict[tuple[str, str], float]:
+    """Satterthwaite-type degrees of freedom of every pair (see the module docstring)."""
     images = {
         str(m): set(part["image"].astype(str)) for m, part in df.groupby("method", observed=True)
     }
+    var = {name: float(matrix[0, 0]) for name, matrix in fit.covariances.items()}
     out = {}
     for a, b in combinations(methods, 2):
-        union = images[a] | images[b]
-        out[(a, b)] = max(len(union) - (1 if images[a] == images[b] else 2), 1)
+        crossed = images[a] == images[b]
+        base = len(images[a] | images[b]) - (1 if crossed else 2)
+        # Picture variance that does not cancel from the contrast.
+        picture = var.get("item", 0.0) + (0.0 if crossed else var.get("image", 0.0))
+        v_pictures = picture * (1 / len(images[a]) + 1 / len(images[b]))
+        total = se[(a, b)] ** 2
+        if v_pictures <= 0 or total <= 0:
+            out[(a, b)] = MAX_DF
+            continue
+        ratio = max(total / v_pictures, 1.0)
+        out[(a, b)] = float(min(max(base, 1) * ratio**2, MAX_DF))
     return out
+
+
+def _pair_se(
+    fit: CrossedClmmResult, methods: list[str]
+) -> tuple[np.ndarray, dict[tuple[str, str], float]]:
+    """Coefficients with the reference's zero first, and the SE of every pairwise difference."""
+    k, n_other = len(fit.thresholds), len(methods) - 1
+    beta = np.r_[0.0, fit.beta]
+    cov = np.zeros((len(methods), len(methods)))
+    cov[1:, 1:] = fit.cov[k : k + n_other, k : k + n_other]
+    se = {}
+    for i, j in combinations(range(len(methods)), 2):
+        se[(methods[i], methods[j])] = float(
+            np.sqrt(max(cov[i, i] + cov[j, j] - 2 * cov[i, j], 0.0))
+        )
+    return beta, se
 
 
 def _contrasts(
     fit: CrossedClmmResult,
-    reference: str,
-    others: list[str],
-    dfs: dict[tuple[str, str], int],
+    data: pd.DataFrame,
+    methods: list[str],
     p_adjust: str,
     confidence_level: float,
 ) -> pd.DataFrame:
-    k = len(fit.thresholds)
-    methods = [reference, *others]
-    # Coefficient vector with the reference's zero, and its covariance.
-    beta = np.r_[0.0, fit.beta]
-    cov = np.zeros((len(methods), len(methods)))
-    cov[1:, 1:] = fit.cov[k : k + len(others), k : k + len(others)]
+    beta, ses = _pair_se(fit, methods)
+    dfs = _pair_df(data, methods, fit, ses)
     rows = []
     for i, j in combinations(range(len(methods)), 2):
-        df = dfs[(methods[i], methods[j])]
+        pair = (methods[i], methods[j])
+        df, se = dfs[pair], ses[pair]
         tq = stats.t.ppf(0.5 + confidence_level / 2, df)
         estimate = beta[i] - beta[j]
-        se = float(np.sqrt(max(cov[i, i] + cov[j, j] - 2 * cov[i, j], 0.0)))
         t = estimate / se if se > 0 else np.nan
         p = 2 * stats.t.sf(abs(t), df) if se > 0 else np.nan
-        rows.append([methods[i], methods[j], estimate, se, t, df, p, np.nan,
+        rows.append([*pair, estimate, se, t, df, p, np.nan,
                      estimate - tq * se, estimate + tq * se, np.exp(estimate)])  # fmt: skip
     table = pd.DataFrame(rows, columns=list(CONTRAST_COLUMNS))
     valid = table["p_value"].notna().to_numpy()

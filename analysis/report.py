@@ -23,7 +23,7 @@ from analysis.exclusions import ExclusionRules, apply_exclusions
 from analysis.io import load_ratings, method_order
 from analysis.report_types import Overview, Report
 from analysis.report_writers import write_json, write_latex, write_markdown
-from analysis.tables import test_frame, test_row
+from analysis.tables import mark_degenerate, test_frame, test_row
 
 __all__ = ["Report", "ReportConfig", "analyse", "run_report"]
 
@@ -46,6 +46,8 @@ class ReportConfig:
         Baseline method of the models; the first method when omitted.
     slopes
         Add by-participant method slopes to the headline model.
+    scale_labels
+        The names of the scale's ends as the participants saw them, for the figures.
     seed
         Seed of every random step, so a report can be reproduced.
     formats
@@ -58,6 +60,7 @@ class ReportConfig:
     p_adjust: str = "holm"
     reference: str | None = None
     slopes: bool = False
+    scale_labels: tuple[str, str] = plots.SCALE_LABELS
     seed: int = 0
     formats: tuple[str, ...] = plots.FORMATS
 
@@ -84,7 +87,9 @@ def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report
     tests, model_tables, fits = _method_tests(df, cfg, notes)
     if headline is not None:
         tests = pd.concat([_primary_rows(headline), tests], ignore_index=True)
+    tests = mark_degenerate(tests)
     dataset_summary, dataset_tests = _by_dataset(df, cfg, notes)
+    dataset_tests = mark_degenerate(dataset_tests)
     overview: Overview = {
         "answers_in_file": len(raw),
         "answers_analysed": len(df),
@@ -147,7 +152,9 @@ def run_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     means = report.summary[["method", "mean", "ci_low", "ci_high"]]
-    report.files = plots.figure10(df, out, means=means, formats=cfg.formats)
+    report.files = plots.figure10(
+        df, out, means=means, formats=cfg.formats, scale_labels=cfg.scale_labels
+    )
     report.files += [
         write_markdown(report, out / "report.md"),
         write_json(report, out / "report.json"),

@@ -82,3 +82,35 @@ def wald_table(
         ci_high=estimates + zq * se,
     )
     return pd.DataFrame(columns)
+
+
+DEGENERATE_NOTE = (
+    "degenerate: the effect size sits at its bound or its interval has no width, so the "
+    "interval says nothing about uncertainty"
+)
+# Effect sizes bounded by 1 in absolute value (rank-biserial r, Cliff's delta, Kendall's W).
+_BOUNDED = ("rank-biserial", "cliff", "kendall")
+
+
+def mark_degenerate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank the interval and say so where a test's result is degenerate.
+
+    A bootstrap interval of zero width (every replicate the same, e.g. every participant
+    prefers one method) or a bounded effect size at +-1 is not an estimate of uncertainty;
+    printing "r = 1.000 [1.000, 1.000]" would read as certainty.
+    """
+    if frame.empty:
+        return frame
+    out = frame.copy()
+    name = out["effect_size_name"].astype(str).str.lower()
+    bounded = name.str.contains("|".join(_BOUNDED))
+    at_bound = bounded & (out["effect_size"].abs() >= 1 - 1e-12)
+    no_width = out["ci_low"].notna() & (out["ci_low"] == out["ci_high"])
+    degenerate = (at_bound | no_width).to_numpy()
+    if degenerate.any():
+        out.loc[degenerate, ["ci_low", "ci_high"]] = np.nan
+        notes = out.loc[degenerate, "note"].astype(str)
+        out.loc[degenerate, "note"] = [
+            f"{n}; {DEGENERATE_NOTE}" if n else DEGENERATE_NOTE for n in notes
+        ]
+    return out

@@ -16,7 +16,7 @@ import pandas as pd
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 
-from analysis import ExclusionRules, plot_score_distribution
+from analysis import ExclusionRules, bootstrap_means, plot_score_distribution
 from surveys.models import Condition, Participant, ParticipantStatus, QuestionSet, Study
 from surveys.services.exports_exclusions import (
     RulesError,
@@ -237,7 +237,11 @@ def figure_png(study: Study) -> bytes | None:
     kept = analysed_answers(study)
     if kept.empty:
         return None
-    axes = plot_score_distribution(kept)
+    # The same seed and scale labels as the exported report, so the two figures agree.
+    means = bootstrap_means(kept, seed=study.seed)
+    axes = plot_score_distribution(
+        kept, means=means, scale_labels=(study.scale_low_label, study.scale_high_label)
+    )
     figure = axes.get_figure(root=True)
     if figure is None:  # pragma: no cover - an Axes made by analysis always has a figure
         return None

@@ -155,7 +155,11 @@ def _write_report(
     if summary.responses == 0:
         summary.report_note = NO_ANSWERS
         return
-    config = ReportConfig(rules=rules, seed=study.seed)
+    config = ReportConfig(
+        rules=rules,
+        seed=study.seed,
+        scale_labels=(study.scale_low_label, study.scale_high_label),
+    )
     written: list[str] = []
 
     def build(folder: Path) -> None:

@@ -56,7 +56,10 @@ def test_report_names_every_test_with_statistic_p_effect_and_interval(report_dir
     assert (tests.loc[tests["note"] == "primary test", "statistic_name"] == "t").all()
     assert tests["p_value"].notna().all()
     assert tests["effect_size"].notna().all()
-    with_ci = tests[tests["test"] != "Kruskal-Wallis"]
+    # Degenerate rows (an effect size at its bound) say so instead of giving an interval.
+    degenerate = tests["note"].str.contains("degenerate", regex=False)
+    assert tests.loc[degenerate, ["ci_low", "ci_high"]].isna().all().all()
+    with_ci = tests[(tests["test"] != "Kruskal-Wallis") & ~degenerate]
     assert with_ci[["ci_low", "ci_high"]].notna().all().all()
     markdown = (out / "report.md").read_text()
     assert "Kendall's W" in markdown and "Cliff's delta" in markdown
@@ -206,3 +209,31 @@ def test_report_states_the_headline_model_and_its_variance_components(report_dir
     assert "primary test of the report" in markdown
     assert set(report.primary["variances"]["group"]) == {"participant", "image"}
     assert report.overview["design"] == "nested"
+
+
+def test_degenerate_results_are_reported_as_such():
+    # Every participant rates every picture of method a 5 and of method b 1: the rank-biserial
+    # r is 1 in every bootstrap replicate, which is no interval at all.
+    from analysis.tables import DEGENERATE_NOTE, mark_degenerate, test_frame, test_row
+
+    rows = [
+        test_row("Wilcoxon signed-rank", "a vs b", effect_size_name="rank-biserial r",
+                 effect_size=1.0, ci_low=1.0, ci_high=1.0, p_value=0.001),
+        test_row("Wilcoxon signed-rank", "a vs c", effect_size_name="rank-biserial r",
+                 effect_size=0.4, ci_low=0.1, ci_high=0.7, p_value=0.01),
+    ]  # fmt: skip
+    marked = mark_degenerate(test_frame(rows))
+    assert marked.loc[0, ["ci_low", "ci_high"]].isna().all()
+    assert DEGENERATE_NOTE in marked.loc[0, "note"]
+    assert marked.loc[1, "ci_low"] == 0.1 and marked.loc[1, "note"] == ""
+
+
+def test_figure_names_the_scale_ends_as_the_survey_did(study):
+    from analysis import plot_diverging, plot_score_distribution, validate_ratings
+
+    df = validate_ratings(study)
+    ticks = [t.get_text() for t in plot_score_distribution(df).get_xticklabels()]
+    assert ticks[0] == "1 (least salient)" and ticks[-1] == "5 (most salient)"
+    custom = plot_diverging(df, scale_labels=("not at all", "extremely"))
+    legend = [t.get_text() for t in custom.get_legend().get_texts()]
+    assert legend[0] == "1 (not at all)" and legend[-1] == "5 (extremely)"
