@@ -12,7 +12,9 @@ is ``h(u_hat) - log|H| / 2`` with ``H = Lambda' Z' W Z Lambda + I``, the negativ
 ``h`` at the mode. ``H`` is never formed densely: the term with the most columns (usually
 the participants, or the items) is block-diagonal and eliminated first, leaving a dense Schur
 complement the size of the other terms, so the cost grows with the number of answers and the
-smaller factors, not with the square of all levels.
+smaller factors, not with the square of all levels. :meth:`LaplaceProblem.laplace_and_gradient`
+adds the exact gradient in all parameters (:mod:`analysis.laplace_gradient`) for about half an
+evaluation more.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, special
+
+from analysis.laplace_gradient import answer_derivatives, laplace_gradient
 
 NEWTON_TOL = 1e-10
 NEWTON_MAX_STEPS = 60
@@ -156,6 +160,27 @@ class LaplaceProblem:
             eta = eta + value * u_r[column]
         return eta
 
+    def m_times(
+        self, a_rows: np.ndarray, values: list[np.ndarray], v_a: np.ndarray, v_r: np.ndarray
+    ) -> np.ndarray:
+        """``Z Lambda v`` for ``v = (v_a (n_A, s), v_r (q,))``, one value per answer."""
+        return self._eta(np.zeros(len(self.y)), a_rows, values, v_a, v_r)
+
+    def m_transpose(
+        self, z: np.ndarray, a_rows: np.ndarray, values: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(Z Lambda)' z`` for a per-answer ``z``, split as (A part (n_A, s), the rest (q,))."""
+        g, n_a = self.a.codes, self.a.n_groups
+        part_a = np.stack([np.bincount(g, z * a_rows[:, c], n_a) for c in range(self.a.size)], 1)
+        part_r = np.zeros(self.q_rest)
+        for (_, col), value in zip(self._rest_columns, values, strict=True):
+            part_r += np.bincount(col, z * value, self.q_rest)
+        return part_a, part_r
+
+    def rest_columns(self) -> list[tuple[int, np.ndarray]]:
+        """(term slot, column of every answer) of each column of the non-eliminated terms."""
+        return self._rest_columns
+
     def _newton_system(
         self, d1: np.ndarray, w: np.ndarray, a_rows: np.ndarray, values: list[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -166,18 +191,16 @@ class LaplaceProblem:
         (q, q) with the identity added.
         """
         s, g, n_a, q = self.a.size, self.a.codes, self.a.n_groups, self.q_rest
-        grad_a = np.stack([np.bincount(g, d1 * a_rows[:, c], n_a) for c in range(s)], axis=1)
+        grad_a, grad_r = self.m_transpose(d1, a_rows, values)
         block = np.empty((n_a, s, s))
         for c in range(s):
             for e in range(c, s):
                 block[:, c, e] = np.bincount(g, w * a_rows[:, c] * a_rows[:, e], n_a)
                 block[:, e, c] = block[:, c, e]
         block += np.eye(s)
-        grad_r = np.zeros(q)
         cross = np.zeros(n_a * s * q)
         h_rr = np.zeros(q * q)
         for (_, col), value in zip(self._rest_columns, values, strict=True):
-            grad_r += np.bincount(col, d1 * value, q)
             weighted = w * value
             for c in range(s):
                 cross += np.bincount((g * s + c) * q + col, weighted * a_rows[:, c], n_a * s * q)
@@ -187,12 +210,57 @@ class LaplaceProblem:
         return grad_a, grad_r, cross.reshape(n_a * s, q), block, h_rr
 
     def laplace(self, natural: np.ndarray) -> float:
-        """Approximate marginal log-likelihood at natural parameters (warm-started mode)."""
+        """Approximate marginal log-likelihood at natural parameters (warm-started mode).
+
+        ``-inf`` for unordered thresholds, and where ``H`` is not positive definite in floating
+        point (wild trial points of a line search, far from any optimum), so they are rejected.
+        """
+        return self._evaluate(natural, gradient=False)[0]
+
+    def laplace_and_gradient(self, natural: np.ndarray) -> tuple[float, np.ndarray]:
+        """Laplace log-likelihood and its exact gradient in the natural parameters.
+
+        Parameters
+        ----------
+        natural
+            Thresholds, beta and every term's factor elements (as :meth:`split` reads them).
+
+        Returns
+        -------
+        value : float
+            As :meth:`laplace` (``-inf``, with a NaN gradient, where that is ``-inf``).
+        gradient : numpy.ndarray
+            Total derivative of the value, ordered as ``natural``; see
+            :mod:`analysis.laplace_gradient` for the formulae.
+        """
+        value, grad = self._evaluate(natural, gradient=True)
+        return value, np.full(natural.shape, np.nan) if grad is None else grad
+
+    def _evaluate(self, natural: np.ndarray, gradient: bool) -> tuple[float, np.ndarray | None]:
         theta, beta, factors = self.split(natural)
         if np.any(np.diff(theta) <= 0):
-            return -np.inf
+            return -np.inf, None
         fixed = self.x @ beta
         a_rows, values = self._scaled(factors)
+        try:
+            objective = self._find_mode(theta, fixed, a_rows, values)
+            eta = self._eta(fixed, a_rows, values, self.u_a, self.u_r)
+            if not gradient:
+                _, d1, w = conditional_terms(self.y, theta, eta)
+                _, _, cross, block, h_rr = self._newton_system(d1, w, a_rows, values)
+                return float(objective - 0.5 * _BlockSolver(block, cross, h_rr).logdet()), None
+            deriv = answer_derivatives(self.y, theta, eta)
+            _, _, cross, block, h_rr = self._newton_system(deriv.d1, deriv.w, a_rows, values)
+            solver = _BlockSolver(block, cross, h_rr)
+            grad = laplace_gradient(self, deriv, a_rows, values, solver)
+        except np.linalg.LinAlgError:
+            return -np.inf, None
+        return float(objective - 0.5 * solver.logdet()), grad
+
+    def _find_mode(
+        self, theta: np.ndarray, fixed: np.ndarray, a_rows: np.ndarray, values: list[np.ndarray]
+    ) -> float:
+        """Newton's method for the mode of ``h``, from the last mode; stores it, returns ``h``."""
         u_a, u_r = self.u_a.copy(), self.u_r.copy()
         objective = self._h(theta, fixed, a_rows, values, u_a, u_r)
         for _ in range(NEWTON_MAX_STEPS):
@@ -213,12 +281,8 @@ class LaplaceProblem:
             size = max(np.abs(step_a).max(initial=0.0), np.abs(step_r).max(initial=0.0))
             if step * size < NEWTON_TOL:
                 break
-        eta = self._eta(fixed, a_rows, values, u_a, u_r)
-        _, d1, w = conditional_terms(self.y, theta, eta)
-        _, _, cross, block, h_rr = self._newton_system(d1, w, a_rows, values)
-        logdet = _BlockSolver(block, cross, h_rr).logdet()
         self.u_a, self.u_r = u_a, u_r
-        return float(objective - 0.5 * logdet)
+        return objective
 
     def _h(
         self, theta: np.ndarray, fixed: np.ndarray, a_rows: np.ndarray, values: list[np.ndarray],
@@ -262,6 +326,28 @@ class _BlockSolver:
         x_r = linalg.cho_solve(self.chol_s, r_r - self.cross.T @ binv_ra.ravel())
         x_a = binv_ra - (self.left @ x_r).reshape(r_a.shape)
         return x_a, x_r
+
+    def inverse_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The parts of ``H^-1`` that single answers touch.
+
+        Returns the diagonal blocks of its A part (n_A, s, s), ``B^-1 C S^-1`` (n_A s, q) --
+        the A-by-rest part of ``H^-1`` is its negative -- and ``S^-1`` (q, q), the rest part,
+        with ``S`` the Schur complement. Nothing of size ``(n_A s)^2`` is formed.
+        """
+        if not self.q:
+            return (
+                self.inv_b,
+                np.zeros((self.inv_b.shape[0] * self.inv_b.shape[1], 0)),
+                np.zeros((0, 0)),
+            )
+        n_a, s = self.inv_b.shape[:2]
+        s_inv = linalg.cho_solve(self.chol_s, np.eye(self.q))
+        x_ar = self.left @ s_inv
+        # (B^-1 + B^-1 C S^-1 C' B^-1)_gg = B_g^-1 + (B^-1 C S^-1)_g (B^-1 C)_g'.
+        diag = self.inv_b + np.einsum(
+            "gsq,gtq->gst", x_ar.reshape(n_a, s, self.q), self.left.reshape(n_a, s, self.q)
+        )
+        return diag, x_ar, s_inv
 
     def logdet(self) -> float:
         """``log |H|``."""
