@@ -22,16 +22,16 @@ from analysis.power import (
     simulated_power,
 )
 from analysis.primary import PrimaryFit, primary_model
-from analysis.report import ReportConfig, analyse, run_report
-from analysis.report_types import Report
-from analysis.report_writers import report_dict
-from analysis.simulate import SimulationConfig, simulate_ratings
-from analysis.tests_nonparametric import (
+from analysis.rank_tests import (
     friedman_test,
     kruskal_raw,
     pairwise_mannwhitney,
     pairwise_wilcoxon,
 )
+from analysis.report import ReportConfig, analyse, run_report
+from analysis.report_types import Report
+from analysis.report_writers import report_dict
+from analysis.simulate import SimulationConfig, simulate_ratings
 
 __all__ = [
     "OPTIONAL_COLUMNS",

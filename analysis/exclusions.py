@@ -7,6 +7,7 @@ the per-answer speed rule; gold trials themselves never enter the analysis.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -58,10 +59,41 @@ class ExclusionRules:
         return asdict(self)
 
 
-def apply_exclusions(
-    df: pd.DataFrame, rules: ExclusionRules | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply the rules in order and report what each removed.
+@dataclass(frozen=True)
+class Exclusions:
+    """What the rules did: the answers kept, the log, and who was removed by which rule.
+
+    Unpacks as ``kept, log`` (its first two fields).
+
+    Attributes
+    ----------
+    kept
+        The answers kept (gold trials removed).
+    log
+        One row per rule in the order applied, with the columns in ``EXCLUSION_COLUMNS``.
+    removed
+        Each participant removed by a participant-level rule, mapped to that rule's name.
+    """
+
+    kept: pd.DataFrame
+    log: pd.DataFrame
+    removed: dict[str, str]
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        yield self.kept
+        yield self.log
+
+
+class EverythingExcluded(ValueError):
+    """The rules removed every answer; ``removed`` still says which rule removed whom."""
+
+    def __init__(self, message: str, removed: dict[str, str]) -> None:
+        super().__init__(message)
+        self.removed = removed
+
+
+def apply_exclusions(df: pd.DataFrame, rules: ExclusionRules | None = None) -> Exclusions:
+    """Apply the rules in order and report what each removed, and whom.
 
     Parameters
     ----------
@@ -72,13 +104,19 @@ def apply_exclusions(
 
     Returns
     -------
-    tuple of pandas.DataFrame
-        The answers kept (gold trials removed) and a log with the columns in
-        ``EXCLUSION_COLUMNS``, one row per rule in the order applied. Rules whose columns are
-        absent are logged as skipped.
+    Exclusions
+        The answers kept (gold trials removed), a log with the columns in
+        ``EXCLUSION_COLUMNS``, one row per rule in the order applied (rules whose columns are
+        absent are logged as skipped), and the rule that removed each removed participant.
+
+    Raises
+    ------
+    EverythingExcluded
+        The rules removed every answer.
     """
     rules = rules or ExclusionRules()
     log: list[tuple[str, str, int, int, int]] = []
+    removed_by: dict[str, str] = {}
     data = df
     gold = _gold_mask(data)
     for name, step in (
@@ -87,7 +125,9 @@ def apply_exclusions(
         ("too fast (participant median)", _median_rt_rule),
     ):
         drop, description = step(data, gold, rules)
-        removed = data["participant"][drop & ~gold].nunique() if drop.any() else 0
+        gone = set(data["participant"][drop & ~gold].astype(str)) if drop.any() else set()
+        removed_by.update(dict.fromkeys(gone, name))
+        removed = len(gone)
         answers = int((drop & ~gold).sum())
         data, gold = data[~drop], gold[~drop]
         log.append((name, description, int(removed), answers, int((~gold).sum())))
@@ -110,8 +150,11 @@ def apply_exclusions(
         if isinstance(kept[column].dtype, pd.CategoricalDtype):
             kept[column] = kept[column].cat.remove_unused_categories()
     if kept.empty:
-        raise ValueError("The exclusion rules removed every answer; relax the thresholds.")
-    return kept.reset_index(drop=True), pd.DataFrame(log, columns=list(EXCLUSION_COLUMNS))
+        raise EverythingExcluded(
+            "The exclusion rules removed every answer; relax the thresholds.", removed_by
+        )
+    log_frame = pd.DataFrame(log, columns=list(EXCLUSION_COLUMNS))
+    return Exclusions(kept.reset_index(drop=True), log_frame, removed_by)
 
 
 def _gold_mask(df: pd.DataFrame) -> pd.Series:

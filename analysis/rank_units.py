@@ -123,7 +123,7 @@ def resolve_unit(df: pd.DataFrame, unit: str = "auto") -> tuple[str, str]:
         Validated long-format ratings.
     unit
         ``"auto"``, ``"participants"`` or ``"images"`` (see
-        :func:`analysis.tests_nonparametric.friedman_test`).
+        :func:`analysis.rank_tests.friedman_test`).
 
     Returns
     -------

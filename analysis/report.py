@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import agreement, bootstrap, distributions, mixed, ordinal, plots, primary
-from analysis import tests_nonparametric as rank_tests
+from analysis import agreement, bootstrap, distributions, mixed, ordinal, plots, primary, rank_tests
 from analysis.design import describe_design
 from analysis.exclusions import ExclusionRules, apply_exclusions
 from analysis.io import load_ratings, method_order

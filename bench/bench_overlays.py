@@ -39,8 +39,7 @@ from PIL import Image
 
 from protopool.data.base import load_rgb
 from protopool.execution import StepSettings
-from protopool.explain import load_run
-from protopool.maps import maps_for_pairs
+from protopool.inference import load_run, maps_for_pairs
 from protopool.rendering import RenderStyle, load_style, pair_box, render_overlay, render_pairs
 from protopool.rendering.overlay import encode
 

@@ -6,11 +6,16 @@ import os
 
 from celery import Celery
 
+from surveys.apps import TASK_PACKAGES
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
 
 app = Celery("studyapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The study app keeps its tasks in its rooms (``surveys/studies/tasks.py``, one per recruiter):
+# each room is discovered as a package of its own.
+app.autodiscover_tasks(list(TASK_PACKAGES))
 
 
 @app.on_after_configure.connect

@@ -5,4 +5,4 @@ from django.contrib import admin
 admin.site.site_header = "Prototype saliency studies"
 admin.site.site_title = "Prototype saliency studies"
 admin.site.index_title = "Administration"
-import surveys.admin_catalogue  # noqa: E402,F401 - registers the catalogue models
+import surveys.catalogue.admin  # noqa: E402,F401 - registers the catalogue models

@@ -7,6 +7,7 @@
 * :func:`sharing_statistics`: how many classes share each prototype, over runs (Figure 9).
 * :func:`similarity_graph`: classes joined by shared prototypes (GraphML, CSV, picture).
 * :func:`build_gallery`: an HTML page of every prototype.
+* :func:`render_tree`: a picture of a ProtoTree run, with one image's decision path.
 
 Example:
     >>> run = load_run("runs/synthbirds-cpu")
@@ -53,6 +54,7 @@ from protopool.explanations.sharing import (
     sharing_statistics,
     summary_csv,
 )
+from protopool.explanations.tree_render import render_tree
 
 __all__ = [
     "ClassComparison",
@@ -80,6 +82,7 @@ __all__ = [
     "prototype_figure",
     "prototype_use",
     "provenance_by_prototype",
+    "render_tree",
     "save_figure",
     "save_with_json",
     "sharing_figure",

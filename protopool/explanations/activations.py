@@ -1,8 +1,8 @@
 """Which training images each prototype matches best: one streamed pass over the training split.
 
 Memory depends on the pool and the batch, never on the number of images: per batch the
-backbone runs once (:func:`protopool.maps.stream_maps`), and a running top-k per prototype and a
-running best per (prototype, class) are kept.
+backbone runs once (:func:`protopool.inference.maps.stream_maps`), and a running top-k per
+prototype and a running best per (prototype, class) are kept.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 
 from protopool.data.base import Sample, split_validation
 from protopool.execution import StepSettings
-from protopool.explain import Run
 from protopool.explanations.common import ExplanationError
-from protopool.maps import stream_maps
+from protopool.inference.maps import stream_maps
+from protopool.inference.runs import Run
 from protopool.training.data import make_loader
 from protopool.training.runs import open_index
 

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 
 from protopool.execution import StepSettings
-from protopool.explain import Run
 from protopool.explanations.common import (
     class_index,
     original_index,
@@ -23,7 +22,8 @@ from protopool.explanations.common import (
     source_maps,
     users,
 )
-from protopool.maps import Box, PairMap
+from protopool.inference.maps import Box, PairMap
+from protopool.inference.runs import Run
 from protopool.models import ProtoPool, ProtoTree, tree_ops
 
 

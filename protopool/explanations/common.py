@@ -14,8 +14,8 @@ import torch
 
 from protopool.data.base import Sample
 from protopool.execution import StepSettings
-from protopool.explain import Run, prototype_provenance
-from protopool.maps import Box, PairMap, maps_for_pairs, percentile_box, prototree_box
+from protopool.inference.maps import Box, PairMap, maps_for_pairs, percentile_box, prototree_box
+from protopool.inference.runs import Run, prototype_provenance
 from protopool.models import ProtoPool, ProtoTree
 from protopool.rundir import RunDirError, RunPaths
 from protopool.seed import resolve_device

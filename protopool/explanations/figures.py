@@ -14,9 +14,9 @@ import numpy as np
 from matplotlib.figure import Figure, SubFigure
 from PIL import Image, ImageDraw
 
-from protopool.maps import Box, PairMap
+from protopool.explanations.tree_render import patch_thumbnail
+from protopool.inference.maps import Box, PairMap
 from protopool.rundir import write_atomic, write_json
-from protopool.tree_render import patch_thumbnail
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 # CaBRNet's researcher overlay, brighter than ProtoPNet's 0.5 / 0.3 study recipe.

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from protopool.execution import StepSettings
-from protopool.explain import Run
 from protopool.explanations.activations import TopActivations, top_activations, training_split
 from protopool.explanations.common import (
     ExplanationError,
@@ -29,7 +28,8 @@ from protopool.explanations.common import (
 from protopool.explanations.figures import fit, pair_overlay, save_image, source_patch
 from protopool.explanations.gallery_html import Card, Shown, page
 from protopool.explanations.names import load_names
-from protopool.maps import maps_for_pairs
+from protopool.inference.maps import maps_for_pairs
+from protopool.inference.runs import Run
 from protopool.models import ProtoTree
 from protopool.rundir import write_text
 

@@ -23,9 +23,9 @@ import torch
 from PIL import Image
 
 from protopool.execution import StepSettings, autocast, to_device
-from protopool.explain import Run
 from protopool.explanations.common import ExplanationError, original_index, pair_box
-from protopool.maps import Box, PairMap, PreparedImage, maps_for_pairs, prepare_image
+from protopool.inference.maps import Box, PairMap, PreparedImage, maps_for_pairs, prepare_image
+from protopool.inference.runs import Run
 from protopool.models import ProtoPool, ProtoTree, tree_ops
 
 DEFAULT_TOP = 3

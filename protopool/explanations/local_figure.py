@@ -16,7 +16,7 @@ from protopool.explanations.figures import (
     source_patch,
 )
 from protopool.explanations.local import ClassProbability, ClassTerms, LocalExplanation
-from protopool.maps import Box
+from protopool.inference.maps import Box
 
 PATCH_PX = 96
 COLUMN_INCHES = 1.55

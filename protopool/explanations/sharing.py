@@ -18,7 +18,6 @@ import torch
 from protopool.data.base import Sample
 from protopool.evaluation import slot_statistics
 from protopool.execution import StepSettings
-from protopool.explain import Run
 from protopool.explanations.common import (
     check_prototype,
     original_index,
@@ -27,7 +26,8 @@ from protopool.explanations.common import (
     sample_crop,
     source_maps,
 )
-from protopool.maps import Box, PairMap, maps_for_pairs
+from protopool.inference.maps import Box, PairMap, maps_for_pairs
+from protopool.inference.runs import Run
 from protopool.models import ProtoPool
 
 

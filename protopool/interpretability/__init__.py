@@ -10,7 +10,8 @@ Example:
 Modules: :mod:`.topk` (streamed top-k images), :mod:`.parts` (regions and part hits),
 :mod:`.naming` (names and the ``names.json`` schema), :mod:`.metrics` (consistency, stability,
 purity, pointing game), :mod:`.regions` (part masks), :mod:`.synth_accuracy` (naming accuracy on
-SynthBirds), :mod:`.report` (the services), :mod:`.commands` (the CLI verbs).
+SynthBirds), :mod:`.report` (the services). The CLI verbs are in
+:mod:`protopool.cli.interpretability`.
 """
 
 from protopool.interpretability.inputs import PartsRequiredError, RunInputs, open_run

@@ -17,12 +17,12 @@ import torch
 from tqdm import tqdm
 
 from protopool.data.base import Sample
+from protopool.inference.maps import Box, latent_maps, prepare_image
 from protopool.interpretability.inputs import RunInputs
 from protopool.interpretability.metrics import MetricsConfig, energy_share
 from protopool.interpretability.parts import PartSpace, fixed_box, peak_of, view_map
 from protopool.interpretability.regions import PartRegions
 from protopool.interpretability.topk import crop_box
-from protopool.maps import Box, latent_maps, prepare_image
 
 
 @dataclass

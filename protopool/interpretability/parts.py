@@ -1,11 +1,11 @@
 """Activation regions in original-image pixels, and which annotated parts they hold.
 
 A region is found on the map of the network's view (the box crop when the run crops to boxes),
-upsampled to that view's own pixels by :func:`protopool.maps.upsample`, and moved into the
+upsampled to that view's own pixels by :func:`protopool.inference.maps.upsample`, and moved into the
 original image, where CUB's keypoints live. Two rules:
 
 - ``percentile``: ProtoPNet's ``find_high_activation_crop``, the bounding box of the pixels at
-  or above the 95th percentile (:func:`protopool.maps.percentile_box`);
+  or above the 95th percentile (:func:`protopool.inference.maps.percentile_box`);
 - ``fixed``: EvalProtoPNet's (Huang et al., ICCV 2023, ``util/eval_interpretability.py``)
   72 x 72 square at 224 px around the arg-max pixel, clipped to the view; on a view of another
   size the half-size 36 scales with each side, as the view is resized to a square.
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from protopool.data.base import PartLocation
-from protopool.maps import Box, percentile_box, upsample
+from protopool.inference.maps import Box, percentile_box, upsample
 
 RegionRule = Literal["percentile", "fixed"]
 REGION_RULES: tuple[str, ...] = ("percentile", "fixed")

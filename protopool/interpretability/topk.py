@@ -4,7 +4,7 @@ Like projection, the pass runs the run's un-augmented loader (its crop, input si
 normalisation) under evaluation's precision settings, and keeps a running top-k per prototype,
 so memory depends on the pool, k and the batch, never on the size of the split. An image's
 score for a prototype is the largest value of its similarity map (the value
-:attr:`protopool.maps.PairMap.score` reports); each image counts once per prototype.
+:attr:`protopool.inference.maps.PairMap.score` reports); each image counts once per prototype.
 
 Each kept entry also keeps its latent map ``(H, W)``, so regions can be found afterwards without
 a second forward pass.
@@ -22,8 +22,8 @@ from PIL import Image, UnidentifiedImageError
 from protopool.config import DataConfig
 from protopool.data.base import DatasetError, Sample
 from protopool.execution import StepSettings
+from protopool.inference.maps import Box, crop_region, stream_maps
 from protopool.interpretability.parts import RegionRuleConfig
-from protopool.maps import Box, crop_region, stream_maps
 from protopool.models import PrototypeModel
 from protopool.training.data import make_loader
 

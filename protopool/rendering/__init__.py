@@ -6,7 +6,7 @@ Example:
     >>> files.write(Path("stimulus.png"))
 
 Only the map values reach the picture: the functions take an image, a map in the image's own
-pixels (:mod:`protopool.maps`), a style and a box, never a model, so two models whose maps
+pixels (:mod:`protopool.inference.maps`), a style and a box, never a model, so two models whose maps
 agree give byte-identical files.
 """
 

@@ -1,8 +1,8 @@
 """Many stimuli at once: (prototype, image) pairs rendered with one forward pass per image batch.
 
 Pairs are grouped by image (and crop box) so that every batch of distinct images is fed to the
-network once (:func:`protopool.maps.maps_for_pairs`), and only one batch's maps, which are as
-large as the original images, are held at a time.
+network once (:func:`protopool.inference.maps.maps_for_pairs`), and only one batch's maps,
+which are as large as the original images, are held at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tqdm import tqdm
 from protopool.config import DataConfig
 from protopool.data.base import DatasetError
 from protopool.execution import StepSettings
-from protopool.maps import (
+from protopool.inference.maps import (
     DEFAULT_BATCH,
     Box,
     MapError,

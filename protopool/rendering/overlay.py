@@ -21,7 +21,7 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from protopool.maps import Box
+from protopool.inference.maps import Box
 from protopool.rendering.style import RenderStyle
 from protopool.rundir import write_atomic
 
@@ -168,7 +168,7 @@ def prepare_canvas(
     if activation.shape != (size[1], size[0]):
         raise RenderError(
             f"map of shape {activation.shape} does not fit a {size[0]}x{size[1]} image; "
-            "use protopool.maps for maps in the original image's pixels"
+            "use protopool.inference.maps for maps in the original image's pixels"
         )
     if not np.isfinite(activation).all():
         raise RenderError("the map holds NaN or infinite values")

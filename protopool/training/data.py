@@ -8,25 +8,10 @@ from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from torchvision import transforms
 
 from protopool.config import DataConfig
 from protopool.data.base import DatasetError, DatasetIndex, ImageDataset, Sample, split_validation
-
-
-def eval_transform(config: DataConfig) -> transforms.Compose:
-    """Resize to the square input size and normalise.
-
-    Training uses the same transform: its augmentation runs batched on the compute device
-    (:mod:`protopool.training.augment`).
-    """
-    return transforms.Compose(
-        [
-            transforms.Resize((config.image_size, config.image_size)),
-            transforms.ToTensor(),
-            transforms.Normalize(config.mean, config.std),
-        ]
-    )
+from protopool.data.transforms import eval_transform
 
 
 def check_index(index: DatasetIndex) -> None:

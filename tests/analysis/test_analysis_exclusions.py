@@ -70,3 +70,12 @@ def test_simulated_careless_raters_are_caught(messy_study):
     kept, log = apply_exclusions(validate_ratings(messy_study))
     assert log["participants_removed"].sum() >= 1
     assert not kept["is_gold"].any()
+
+
+def test_each_removed_participant_is_named_with_the_rule_that_removed_them():
+    result = apply_exclusions(validate_ratings(_frame()))
+    assert result.removed == {
+        "goldfail": "failed gold trials",
+        "liner": "straight-lining",
+        "speeder": "too fast (participant median)",
+    }

@@ -10,7 +10,7 @@ from scipy import stats
 from analysis import friedman_test, kruskal_raw, pairwise_mannwhitney, pairwise_wilcoxon
 from analysis.bootstrap import participant_weights
 from analysis.io import validate_ratings
-from analysis.tests_nonparametric import (
+from analysis.rank_tests import (
     _weighted_kendall_w,
     _weighted_rank_biserial,
     cliffs_delta,
@@ -131,7 +131,7 @@ def test_weighted_kendall_w_equals_friedman_on_the_resampled_data(rng):
 def test_holm_matches_textbook_example_and_statsmodels(rng):
     from statsmodels.stats.multitest import multipletests
 
-    from analysis.tests_nonparametric import holm
+    from analysis.rank_tests import holm
 
     # Holm (1979): p = 0.01, 0.04, 0.03 -> 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 0.04).
     assert holm(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.06, 0.06])

@@ -23,7 +23,7 @@ from analysis import (
     validate_ratings,
 )
 from analysis.design import describe_design
-from analysis.tests_nonparametric import image_method_means, resolve_unit
+from analysis.rank_tests import image_method_means, resolve_unit
 
 NULL = {"effects": (0, 0, 0), "participant_sd": 0.8, "question_sd": 0.5}
 

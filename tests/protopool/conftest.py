@@ -1,85 +1,29 @@
-"""Tiny in-memory datasets and configs so model and engine tests run in seconds on a CPU."""
+"""Fixtures every protopool test may use: tiny datasets and configs, seeded torch, SynthBirds
+datasets, and small trained runs that several test folders read.
+
+The builders behind them are in :mod:`tests.protopool.fixtures`; ``TINY_CLI`` is re-exported for
+the study platform's tests.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from protopool.config import Config, DataConfig, LossConfig, ModelConfig, TrainConfig
-from protopool.data.base import DatasetIndex, Sample
+from protopool.cli import main
+from protopool.config import Config
+from protopool.data import generate_synthbirds
+from protopool.data.base import DatasetIndex
+from tests.protopool.fixtures import TINY, TINY_CLI, make_index, tiny_config
 
-TINY_SIZE = 32
-COLOURS = ((220, 40, 40), (40, 200, 40), (40, 60, 220))
-
-
-def draw_square(colour: tuple[int, int, int], rng: np.random.Generator, size: int) -> Image.Image:
-    """A grey image with one coloured square at a random position: the class is the colour."""
-    pixels = np.full((size, size, 3), 128, dtype=np.uint8)
-    pixels += rng.integers(0, 20, size=pixels.shape, dtype=np.uint8)
-    side = size // 3
-    top, left = rng.integers(0, size - side, size=2)
-    pixels[top : top + side, left : left + side] = colour
-    return Image.fromarray(pixels)
-
-
-def make_index(
-    root: Path, per_class_train: int = 8, per_class_test: int = 4, seed: int = 0
-) -> DatasetIndex:
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    splits: dict[str, list[Sample]] = {"train": [], "test": []}
-    for label, colour in enumerate(COLOURS):
-        for split, count in (("train", per_class_train), ("test", per_class_test)):
-            for number in range(count):
-                image_id = f"{split}-{label}-{number}"
-                path = root / f"{image_id}.png"
-                draw_square(colour, rng, TINY_SIZE).save(path)
-                splits[split].append(Sample(image_id, path, label))
-    return DatasetIndex(
-        format="test-squares",
-        root=root,
-        class_names=["red", "green", "blue"],
-        train=splits["train"],
-        test=splits["test"],
-    )
+__all__ = ["TINY_CLI"]
 
 
 @pytest.fixture
 def tiny_index(tmp_path: Path) -> DatasetIndex:
     return make_index(tmp_path / "squares")
-
-
-def tiny_config(**train_overrides: object) -> Config:
-    """Three classes, six prototypes, two slots each, 32 px images, a tiny CNN."""
-    train = dataclasses.replace(
-        TrainConfig(lr=3e-3, warmup_epochs=1, joint_epochs=2, finetune_epochs=1, device="cpu"),
-        **train_overrides,
-    )
-    return Config(
-        model=ModelConfig(
-            backbone="tiny",
-            weights="none",
-            num_prototypes=6,
-            prototype_depth=8,
-            slots_per_class=2,
-            gumbel_scale_epochs=3,
-        ),
-        data=DataConfig(
-            image_size=TINY_SIZE,
-            augment=False,
-            validation_fraction=0.25,
-            batch_size=6,
-            eval_batch_size=8,
-            num_workers=0,
-        ),
-        loss=LossConfig(),
-        train=train,
-    )
 
 
 @pytest.fixture
@@ -92,20 +36,51 @@ def _seeded() -> None:
     torch.manual_seed(0)
 
 
-# A tiny ProtoPool for CLI tests (`protopool train ... *TINY_CLI`): a few seconds on a CPU.
-TINY_CLI = [
-    "model.backbone=tiny",
-    "model.weights=none",
-    "model.num_prototypes=8",
-    "model.prototype_depth=16",
-    "model.slots_per_class=2",
-    "data.image_size=32",
-    "data.batch_size=8",
-    "data.num_workers=0",
-    "data.augment=false",
-    "data.validation_fraction=0.2",
-    "train.warmup_epochs=1",
-    "train.finetune_epochs=1",
-    "train.lr=0.003",
-    "train.device=cpu",
-]
+@pytest.fixture
+def sq_dist() -> torch.Tensor:
+    # One image, two prototypes, a 1x3 map.
+    return torch.tensor([[[[0.0, 1.0, 4.0]], [[9.0, 9.0, 9.0]]]])
+
+
+@pytest.fixture(scope="session")
+def synthbirds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small SynthBirds dataset (4 classes x 6 images, 64 px), generated once per session."""
+    out = tmp_path_factory.mktemp("synthbirds") / "birds"
+    return generate_synthbirds(out, classes=4, images_per_class=6, size=64, seed=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def birds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SynthBirds for the interpretability metrics: 3 classes x 12 images, 48 px."""
+    root = tmp_path_factory.mktemp("synth") / "birds"
+    return generate_synthbirds(
+        root, classes=3, images_per_class=12, size=48, seed=1, progress=False
+    )
+
+
+# The explanation runs are read, never changed, by the explanation tests and the figure verbs'
+# tests, so they are trained once per session.
+@pytest.fixture(scope="session")
+def explained_birds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SynthBirds for the explanation runs: 3 classes x 12 images, 48 px."""
+    root = tmp_path_factory.mktemp("synth") / "birds"
+    return generate_synthbirds(
+        root, classes=3, images_per_class=12, size=48, seed=0, progress=False
+    )
+
+
+def _train(synthbirds: Path, out: Path, *extra: str) -> Path:
+    args = ["train", "--data", str(synthbirds), "--out", str(out), *TINY, "train.joint_epochs=2"]
+    assert main([*args, *extra]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def pool_run(explained_birds: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _train(explained_birds, tmp_path_factory.mktemp("runs") / "pool")
+
+
+@pytest.fixture(scope="session")
+def tree_run(explained_birds: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tree"
+    return _train(explained_birds, out, "model.kind=prototree", "tree.depth=2")

@@ -11,16 +11,9 @@ from protopool.execution import StepSettings
 from protopool.models import build_model
 from protopool.projection import project_prototypes
 from protopool.similarity import squared_distances
+from tests.protopool.fixtures import assign
 
 CPU = StepSettings(torch.device("cpu"))
-
-
-def assign(model, assignment: list[list[int]]) -> None:
-    with torch.no_grad():
-        model.slot_logits.fill_(-10.0)
-        for c, prototypes in enumerate(assignment):
-            for k, p in enumerate(prototypes):
-                model.slot_logits[c, p, k] = 10.0
 
 
 def brute_force(model, images, labels, allowed):

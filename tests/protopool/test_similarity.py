@@ -15,12 +15,6 @@ def log_sim(d: float) -> float:
     return math.log((d + 1) / (d + 1e-4))
 
 
-@pytest.fixture
-def sq_dist() -> torch.Tensor:
-    # One image, two prototypes, a 1x3 map.
-    return torch.tensor([[[[0.0, 1.0, 4.0]], [[9.0, 9.0, 9.0]]]])
-
-
 def test_protopnet_is_max_log_similarity(sq_dist: torch.Tensor) -> None:
     score = similarity.get("protopnet").score(sq_dist)
     assert score.shape == (1, 2)

@@ -7,8 +7,8 @@ import functools
 import pytest
 from django.test import Client
 
-from surveys.services.health import check_health
-from surveys.views import health as health_view
+from surveys.platform import views as health_view
+from surveys.platform.health import check_health
 
 
 @pytest.mark.django_db

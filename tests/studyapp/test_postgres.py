@@ -56,7 +56,7 @@ def test_migrations_apply_and_health_reports_postgresql(fresh_database: str, tmp
         fresh_database,
         "shell",
         "-c",
-        "from surveys.services.health import check_health; "
+        "from surveys.platform.health import check_health; "
         "print(next(c.detail for c in check_health() if c.name == 'database'))",
     )
     assert probe.returncode == 0, probe.stderr

@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 
 from studyapp.celery import app
-from surveys import tasks  # noqa: F401 - registers the recruiters' tasks
-from surveys.tasks_mturk import BEAT_SCHEDULE as MTURK
-from surveys.tasks_prolific import BEAT_SCHEDULE as PROLIFIC
+from surveys.recruiting.mturk.tasks import BEAT_SCHEDULE as MTURK
+from surveys.recruiting.prolific.tasks import BEAT_SCHEDULE as PROLIFIC
 
 
 def test_the_beat_schedule_runs_every_recruiters_sync_task():

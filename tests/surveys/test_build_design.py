@@ -10,11 +10,11 @@ import pytest
 
 from protopool.data import open_dataset
 from surveys.models import Question, QuestionKind, QuestionSet, Run, Stimulus, Study
-from surveys.services.building import do_save_study
-from surveys.services.building_design import gold_count, gold_kinds
-from surveys.services.building_gold import background_spot
-from surveys.services.building_inputs import image_id
-from surveys.services.study_spec import check_study_spec
+from surveys.studies.design import gold_count, gold_kinds
+from surveys.studies.gold import background_spot
+from surveys.studies.inputs import image_id
+from surveys.studies.lifecycle import do_save_study
+from surveys.studies.spec import check_study_spec
 from tests.surveys.test_build_support import LABELS, catalogue, spec_data  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +188,7 @@ def test_the_seed_fixes_the_design(catalogue):  # noqa: F811
 
 
 def test_runs_of_one_dataset_label_must_share_their_folder(catalogue, tmp_path):  # noqa: F811
-    from surveys.services.study_spec_fields import SpecError
+    from surveys.common.checks import SpecError
 
     other = Run.objects.get(label=LABELS["tree"])
     other.dataset_dir = str(tmp_path / "elsewhere")

@@ -11,10 +11,10 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from surveys.models import Stimulus, StimulusStatus, Study, StudyStatus
-from surveys.services.building import do_save_study, do_start_build
-from surveys.services.building_gold import object_spot, percentile_region, synthetic_map
-from surveys.services.study_spec import check_study_spec
-from surveys.tasks import RENDER_MAX_RETRIES, render_stimuli
+from surveys.studies.gold import object_spot, percentile_region, synthetic_map
+from surveys.studies.lifecycle import do_save_study, do_start_build
+from surveys.studies.spec import check_study_spec
+from surveys.studies.tasks import RENDER_MAX_RETRIES, render_stimuli
 from tests.surveys.test_build_support import catalogue, spec_data  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_gold_maps_sit_on_the_object_or_far_from_it(
     django_capture_on_commit_callbacks,
 ):
     from protopool.data import open_dataset
-    from surveys.services.building_inputs import image_id
+    from surveys.studies.inputs import image_id
 
     study = _build(django_capture_on_commit_callbacks)
     folder = Path(catalogue["pool"].dataset_dir)

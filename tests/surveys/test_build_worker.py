@@ -23,8 +23,8 @@ from django.db import connections
 
 from studyapp.celery import app as celery_app
 from surveys.models import Run, Stimulus, StimulusStatus, Study, StudyStatus
-from surveys.services.building import do_save_study, do_start_build
-from surveys.services.study_spec import check_study_spec
+from surveys.studies.lifecycle import do_save_study, do_start_build
+from surveys.studies.spec import check_study_spec
 from tests.surveys.storage import private_media
 from tests.surveys.test_build_support import make_catalogue, spec_data
 

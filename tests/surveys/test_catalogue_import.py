@@ -14,6 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from surveys.catalogue import importing as catalogue
+from surveys.catalogue.importing import ImportRunError, do_import_run
 from surveys.models import (
     NameReview,
     ProposedName,
@@ -23,8 +25,6 @@ from surveys.models import (
     RunClass,
     RunKind,
 )
-from surveys.services import catalogue
-from surveys.services.catalogue import ImportRunError, do_import_run
 from tests.conftest import REPO_ROOT, django_env
 from tests.surveys.factories import ConditionFactory, StaffFactory
 

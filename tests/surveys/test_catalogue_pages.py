@@ -9,12 +9,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-import surveys.admin_catalogue  # noqa: F401 - registers the catalogue's admin pages
-from protopool.explain import load_run
+import surveys.catalogue.admin  # noqa: F401 - registers the catalogue's admin pages
 from protopool.explanations import compare_classes as protopool_compare
+from protopool.inference import load_run
+from surveys.catalogue.importing import do_import_run
+from surveys.catalogue.review import do_review_name
 from surveys.models import NameReview, Run
-from surveys.services.catalogue import do_import_run
-from surveys.services.naming import do_review_name
 from tests.surveys import test_catalogue_import as importing
 from tests.surveys.factories import ProposedNameFactory, PrototypeFactory, RunClassFactory
 

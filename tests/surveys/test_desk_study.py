@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 
 from surveys import models as m
-from surveys.services.desk import figure_png, study_status
+from surveys.results.desk import figure_png, study_status
 from tests.surveys.factories import (
     ConditionFactory,
     ParticipantFactory,

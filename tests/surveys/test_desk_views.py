@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 import analysis
-from surveys.views.staff.desk import NO_FIGURE
+from surveys.results.views import NO_FIGURE
 from tests.surveys.factories import ConditionFactory, StudyFactory
 from tests.surveys.storage import private_media
 from tests.surveys.test_desk_study import (

@@ -19,9 +19,9 @@ import pytest
 import analysis
 from analysis.design import describe_design
 from surveys import models as m
-from surveys.services.exports import ExportKind, csv_download, read_responses_csv
-from surveys.services.exports_files import write_csv_atomic
-from surveys.services.exports_responses import (
+from surveys.common.files import write_csv_atomic
+from surveys.results.exports import ExportKind, csv_download
+from surveys.results.responses import (
     RESPONSE_COLUMNS,
     iter_response_rows,
     responses_frame,
@@ -35,6 +35,7 @@ from tests.surveys.factories import (
     RunFactory,
     StudyFactory,
 )
+from tests.surveys.readback import read_responses_csv
 from tests.surveys.storage import private_media
 
 IMAGES = ("007", "001.Bird/img_b.png", "001.Bird/img_c.png", "002.Bird/img_d.png")

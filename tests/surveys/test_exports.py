@@ -13,11 +13,11 @@ import pytest
 
 import analysis
 from surveys import models as m
-from surveys.services.exports import ExportKind, csv_download, do_export_results
-from surveys.services.exports_files import write_atomic, write_csv_atomic
-from surveys.services.exports_responses import RESPONSE_COLUMNS, gold_outcome
-from surveys.services.exports_stimuli import STIMULUS_COLUMNS
-from surveys.services.pseudonyms import pseudonym
+from surveys.common.files import write_atomic, write_csv_atomic
+from surveys.common.pseudonyms import pseudonym
+from surveys.results.exports import ExportKind, csv_download, do_export_results
+from surveys.results.responses import RESPONSE_COLUMNS, gold_outcome
+from surveys.results.stimuli import STIMULUS_COLUMNS
 from tests.surveys.storage import private_media
 from tests.surveys.test_desk_study import (
     LABELS,

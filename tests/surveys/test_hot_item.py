@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from surveys.models import ParticipantItem
-from surveys.services.hot_item import read_item
-from surveys.services.participation import do_record_answer, do_show_question, is_current
+from surveys.participation.current_item import is_current, read_item
+from surveys.participation.flow import do_record_answer, do_show_question
 from tests.surveys.test_participation_fixtures import build_study
 from tests.surveys.test_participation_services import consented
 
@@ -27,7 +27,7 @@ def test_the_read_matches_the_orm_and_follows_the_answers(media):  # noqa: F811
     study, code = participant.study.code, participant.code
     first = read_item(study, code, 1)
     assert first is not None and is_current(first) and not first.answered
-    _same_row(first, ParticipantItem.objects.select_related("participant__study", "question")
+    _same_row(first.item, ParticipantItem.objects.select_related("participant__study", "question")
               .get(participant=participant, position=1))  # fmt: skip
     second = read_item(study, code, 2)
     assert second is not None and not is_current(second)  # the first is not answered yet
@@ -36,7 +36,7 @@ def test_the_read_matches_the_orm_and_follows_the_answers(media):  # noqa: F811
     first, second = read_item(study, code, 1), read_item(study, code, 2)
     assert first is not None and first.answered and not is_current(first)
     assert second is not None and second.previous_answered and is_current(second)
-    assert first.first_shown_at is not None  # datetimes come back converted
+    assert first.item.first_shown_at is not None  # datetimes come back converted
     assert isinstance(first.participant.recruiter_data, dict)  # so does JSON
 
 

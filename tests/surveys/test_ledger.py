@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from surveys.models import LedgerEntry, LedgerStatus
-from surveys.services import ledger
-from surveys.services.ledger import LedgerCallError, Step, do_ledger_step
+from surveys.recruiting import ledger
+from surveys.recruiting.ledger import LedgerCallError, Step, do_ledger_step
 from tests.surveys.factories import StudyFactory
 
 pytestmark = pytest.mark.django_db

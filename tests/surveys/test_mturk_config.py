@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from surveys.recruiters import RecruiterConfigError, get_recruiter
-from surveys.recruiters.mturk_config import check_mturk_config
-from surveys.services.mturk_money import MTurkInputError, check_reward, fee
-from surveys.services.study_spec import SpecError, check_study_spec
+from surveys.recruiting.mturk.config import check_mturk_config
+from surveys.recruiting.mturk.money import MTurkInputError, check_reward, fee
+from surveys.recruiting.registry import RecruiterConfigError, get_recruiter
+from surveys.studies.spec import SpecError, check_study_spec
 from tests.surveys.factories import StudyFactory
 
 SANDBOX_MASTERS = "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"

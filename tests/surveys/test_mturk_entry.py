@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from surveys.models import Participant, ParticipantStatus
-from surveys.recruiters.mturk import SUBMIT_HOSTS, allowed_submit_hosts
+from surveys.recruiting.mturk.recruiter import SUBMIT_HOSTS, allowed_submit_hosts
 from tests.surveys.test_mturk_fixtures import entry_url, mturk_study, publish, take_part
 from tests.surveys.test_participation_fixtures import build_study
 

@@ -11,10 +11,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from surveys.models import LedgerEntry, LedgerStatus, Submission
-from surveys.services.mturk_admin import do_expire
-from surveys.services.mturk_client import MTurkUnavailable, explain_mturk_error, open_session
-from surveys.services.mturk_plans import ActionInput
-from surveys.services.mturk_sync import do_periodic_sync, do_sync
+from surveys.recruiting.mturk.client import MTurkUnavailable, explain_mturk_error, open_session
+from surveys.recruiting.mturk.plans import ActionInput
+from surveys.recruiting.mturk.sync import do_periodic_sync, do_sync
+from surveys.recruiting.mturk.workers import do_expire
 from tests.surveys.test_mturk_fixtures import (
     assignment,
     mturk_study,

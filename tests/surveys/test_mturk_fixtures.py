@@ -18,11 +18,11 @@ from botocore.stub import ANY, Stubber
 from django.test import Client
 
 from surveys.models import Participant, Study, Submission
-from surveys.recruiters.mturk_config import check_mturk_config
-from surveys.services import mturk_client
-from surveys.services.mturk_client import MTurkSession, open_session
-from surveys.services.mturk_plans import ActionInput
-from surveys.services.mturk_publish import do_publish, token_prefix
+from surveys.recruiting.mturk import client as mturk_client
+from surveys.recruiting.mturk.client import MTurkSession, open_session
+from surveys.recruiting.mturk.config import check_mturk_config
+from surveys.recruiting.mturk.plans import ActionInput
+from surveys.recruiting.mturk.publish import do_publish, token_prefix
 from tests.surveys.test_participation_fixtures import build_study
 
 SITE = "https://study.example.org"

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from surveys.models import LedgerEntry, LedgerStatus, Submission, SubmissionStatus
-from surveys.services.mturk_admin import check_add, do_add, do_balance, do_block, do_expire
-from surveys.services.mturk_money import MTurkInputError
-from surveys.services.mturk_pay import check_approve, do_approve, do_bonus, do_reject
-from surveys.services.mturk_plans import ActionInput
-from surveys.services.mturk_publish import study_hits
+from surveys.recruiting.mturk.money import MTurkInputError
+from surveys.recruiting.mturk.pay import check_approve, do_approve, do_bonus, do_reject
+from surveys.recruiting.mturk.plans import ActionInput
+from surveys.recruiting.mturk.publish import study_hits
+from surveys.recruiting.mturk.workers import check_add, do_add, do_balance, do_block, do_expire
 from tests.surveys.test_mturk_fixtures import (
     mturk_study,
     publish,

@@ -10,10 +10,10 @@ import pytest
 from botocore.stub import ANY
 
 from surveys.models import LedgerEntry, LedgerStatus, StudyStatus
-from surveys.services.mturk_client import MTurkUnavailable
-from surveys.services.mturk_money import MTurkInputError
-from surveys.services.mturk_plans import ActionInput
-from surveys.services.mturk_publish import check_publish, do_publish, study_hits
+from surveys.recruiting.mturk.client import MTurkUnavailable
+from surveys.recruiting.mturk.money import MTurkInputError
+from surveys.recruiting.mturk.plans import ActionInput
+from surveys.recruiting.mturk.publish import check_publish, do_publish, study_hits
 from tests.surveys.test_mturk_fixtures import (
     SITE,
     expect_create,

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from surveys.models import LedgerEntry, Submission, SubmissionStatus
-from surveys.services.mturk_sync import do_sync
+from surveys.recruiting.mturk.sync import do_sync
 from tests.surveys.test_mturk_fixtures import (
     assignment,
     entry_url,

@@ -16,8 +16,8 @@ import pytest
 
 from studyapp.celery import app as celery_app
 from surveys.models import StudyStatus, Submission
-from surveys.services.mturk_sync import do_periodic_sync, syncable_study_ids
-from surveys.tasks_mturk import BEAT_SCHEDULE, sync_open_studies
+from surveys.recruiting.mturk.sync import do_periodic_sync, syncable_study_ids
+from surveys.recruiting.mturk.tasks import BEAT_SCHEDULE, sync_open_studies
 from tests.surveys.test_build_worker import broker, shared_database  # noqa: F401 - fixtures
 from tests.surveys.test_mturk_fixtures import answer_xml, mturk_study, publish
 

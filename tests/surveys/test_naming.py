@@ -11,8 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.models import NameReview, Prototype, Run
-from surveys.services.naming import (
+from surveys.catalogue.review import (
     CSV_COLUMNS,
     NamingError,
     access_next_unreviewed,
@@ -21,6 +20,7 @@ from surveys.services.naming import (
     review_progress,
     write_names_csv,
 )
+from surveys.models import NameReview, Prototype, Run
 from tests.surveys.factories import (
     ProposedNameFactory,
     PrototypeFactory,

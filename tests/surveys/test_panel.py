@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from surveys.models import Participant, ParticipantStatus
-from surveys.recruiters import RecruiterConfigError, get_recruiter
-from surveys.recruiters.panel import PanelRecruiter, check_panel_config
-from surveys.services.study_spec import SpecError, check_study_spec
+from surveys.recruiting.panel import PanelRecruiter, check_panel_config
+from surveys.recruiting.registry import RecruiterConfigError, get_recruiter
+from surveys.studies.spec import SpecError, check_study_spec
 from tests.surveys.test_build_support import spec_data
 from tests.surveys.test_participation_fixtures import build_study
 

@@ -22,14 +22,14 @@ import pytest
 from django.db import connection, connections
 
 from surveys.models import Participant, ParticipantStatus, Response
-from surveys.recruiters import Identity
-from surveys.services.participation import (
+from surveys.participation.flow import (
     StudyFull,
     do_consent,
     do_record_answer,
     do_show_question,
     do_start,
 )
+from surveys.recruiting.registry import Identity
 from tests.conftest import REPO_ROOT
 from tests.surveys.test_participation_fixtures import build_study
 

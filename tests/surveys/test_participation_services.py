@@ -15,9 +15,9 @@ from surveys.models import (
     Response,
     StudyStatus,
 )
-from surveys.recruiters import Identity
-from surveys.services import allocation
-from surveys.services.participation import (
+from surveys.participation import allocation
+from surveys.participation.current_item import CurrentItem
+from surveys.participation.flow import (
     BadAnswer,
     NotFound,
     OutOfOrder,
@@ -31,6 +31,7 @@ from surveys.services.participation import (
     do_start,
     next_item,
 )
+from surveys.recruiting.registry import Identity
 from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
@@ -255,8 +256,8 @@ def test_a_submit_racing_another_returns_the_stored_answer(shown):
     )
     # The first look finds it unanswered, as it would while the other request is still writing;
     # the insert then meets the stored row and writes nothing.
-    item.answered = False
-    with mock.patch("surveys.services.participation._item_at", return_value=item):
+    unanswered = CurrentItem(item, answered=False, previous_answered=True)
+    with mock.patch("surveys.participation.flow._item_at", return_value=unanswered):
         answer = do_record_answer(participant, 1, "5", "")
     assert not answer.created and answer.response.pk == stored.pk
     assert list(Response.objects.values_list("score", flat=True)) == [2]

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from surveys.services.prolific_api import (
+from surveys.recruiting.prolific.api import (
     DEFAULT_API_URL,
     ProlificBusy,
     ProlificClient,

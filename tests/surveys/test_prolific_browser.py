@@ -12,9 +12,9 @@ import pytest
 from django.urls import reverse
 
 from surveys.models import Participant, ParticipantStatus, Submission, SubmissionStatus
-from surveys.services.prolific_api import ProlificClient
-from surveys.services.prolific_bonus import do_pay, do_setup_bonus, plan_bonus, plan_pay
-from surveys.services.prolific_sync import do_sync
+from surveys.recruiting.prolific.api import ProlificClient
+from surveys.recruiting.prolific.bonus import do_pay, do_setup_bonus, plan_bonus, plan_pay
+from surveys.recruiting.prolific.sync import do_sync
 from tests.browser import page  # noqa: F401 - fixture
 from tests.surveys.factories import ParticipantFactory, StudyFactory
 from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401

@@ -9,8 +9,12 @@ import pytest
 from django.test import Client
 
 from surveys.models import Participant, ParticipantStatus
-from surveys.recruiters import RecruiterConfigError, get_recruiter
-from surveys.recruiters.prolific import ProlificRecruiter, check_prolific_config, prolific_entry_url
+from surveys.recruiting.prolific.recruiter import (
+    ProlificRecruiter,
+    check_prolific_config,
+    prolific_entry_url,
+)
+from surveys.recruiting.registry import RecruiterConfigError, get_recruiter
 from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]

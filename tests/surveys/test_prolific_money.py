@@ -21,9 +21,9 @@ from surveys.models import (
     Submission,
     SubmissionStatus,
 )
-from surveys.services.ledger import LedgerCallError
-from surveys.services.prolific_api import ProlificClient, ProlificInputError
-from surveys.services.prolific_bonus import (
+from surveys.recruiting.ledger import LedgerCallError
+from surveys.recruiting.prolific.api import ProlificClient, ProlificInputError
+from surveys.recruiting.prolific.bonus import (
     PAY_SETTLE_MINUTES,
     do_pay,
     do_setup_bonus,
@@ -31,9 +31,9 @@ from surveys.services.prolific_bonus import (
     plan_pay,
     unpaid_bonuses,
 )
-from surveys.services.prolific_review import do_approve, do_reject, plan_approve, plan_reject
-from surveys.services.prolific_study import do_create_draft, plan_create
-from surveys.services.prolific_sync import do_sync
+from surveys.recruiting.prolific.review import do_approve, do_reject, plan_approve, plan_reject
+from surveys.recruiting.prolific.study import do_create_draft, plan_create
+from surveys.recruiting.prolific.sync import do_sync
 from tests.surveys.factories import ParticipantFactory, StudyFactory
 from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
 
@@ -318,7 +318,7 @@ def test_a_refused_payment_is_made_again_at_once(running):
 
 
 def test_a_second_run_paying_the_same_bonus_at_once_is_turned_away(running):
-    from surveys.services.prolific_bonus import _paying
+    from surveys.recruiting.prolific.bonus import _paying
 
     stub, study, people, stranger = running
     do_sync(study, client())

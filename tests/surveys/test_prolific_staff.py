@@ -63,7 +63,7 @@ def test_approving_goes_through_a_confirmation_showing_the_money(staff_client, l
     assert asked.status_code == 200 and b"Approve 2 Prolific submission(s)" in asked.content
     assert b"data-total>6.00 GBP<" in asked.content
     assert not stub.calls("POST", "/transition/$") and not LedgerEntry.objects.exists()
-    ids = asked.context["plan"].fields["ids"]
+    ids = asked.context["plan"].request["ids"]
     done = staff_client.post(action_url(study, "approve"), {"ids": ids, "confirmed": "yes"},
                              follow=True)  # fmt: skip
     assert b"Approved 2 of 2" in done.content
@@ -77,7 +77,7 @@ def test_a_bonus_is_set_up_then_paid_each_after_confirming(staff_client, live):
     sid = Submission.objects.first().external_id
     asked = staff_client.post(action_url(study, "bonus"), {"bonuses": f"{sid},0.80", "round": "1"})
     assert b"data-total>0.80 GBP<" in asked.content
-    fields = dict(asked.context["plan"].fields, confirmed="yes")
+    fields = dict(asked.context["plan"].request, confirmed="yes")
     staff_client.post(action_url(study, "bonus"), fields)
     page = staff_client.get(page_url(study))
     assert b"Pay\xe2\x80\xa6" in page.content  # an unpaid bulk bonus has its pay button

@@ -10,7 +10,11 @@ import pytest
 
 from studyapp.celery import app as celery_app
 from surveys.models import Participant, StudyStatus, Submission, SubmissionStatus
-from surveys.tasks_prolific import BEAT_SCHEDULE, sync_prolific_studies, sync_prolific_study
+from surveys.recruiting.prolific.tasks import (
+    BEAT_SCHEDULE,
+    sync_prolific_studies,
+    sync_prolific_study,
+)
 from tests.surveys.factories import ParticipantFactory, StudyFactory
 from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
 from tests.surveys.test_build_worker import (  # noqa: F401 - fixtures

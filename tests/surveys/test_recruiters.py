@@ -10,7 +10,9 @@ from django.http import HttpRequest
 from django.test import Client, RequestFactory
 
 from surveys.models import Participant, ParticipantStatus, Study
-from surveys.recruiters import (
+from surveys.recruiting.base import check_external_id
+from surveys.recruiting.link import LinkRecruiter
+from surveys.recruiting.registry import (
     RECRUITERS,
     Completion,
     EntryError,
@@ -19,8 +21,6 @@ from surveys.recruiters import (
     UnknownRecruiter,
     get_recruiter,
 )
-from surveys.recruiters.base import check_external_id
-from surveys.recruiters.link import LinkRecruiter
 from tests.surveys.test_participation_fixtures import build_study
 
 pytestmark = pytest.mark.usefixtures("media")

@@ -4,7 +4,7 @@ The sweep discovers the URL patterns from ``get_resolver()`` (the project's and 
 ``surveys`` namespace's, whoever added them), fills their path parameters with the codes, slugs
 and ids of real objects, and requests each page as an anonymous visitor and as a logged-in
 user who is not staff. A staff page is one under ``/staff/`` or ``/admin/`` (except the admin's
-own login and logout), one whose view lives in ``surveys.views.staff``, or one wrapped by
+own login and logout), one whose view lives in a staff views module, or one wrapped by
 ``staff_only``; it must answer with a redirect to the login page or a 403 — never a 200, a 404
 (which would mean the view ran) or an error. A new staff URL without the gate fails this test.
 """
@@ -27,7 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, resolve, re
 from django.urls.resolvers import RegexPattern
 
 from surveys import models as m
-from surveys.views.staff.access import staff_only
+from surveys.common.access import staff_only
 from tests.surveys.factories import (
     ParticipantFactory,
     PrototypeFactory,
@@ -41,7 +41,14 @@ from tests.surveys.storage import private_media
 
 PUBLIC_ADMIN_PAGES = {"admin:login", "admin:logout"}
 STAFF_PREFIXES = ("/staff/", "/admin/")
-STAFF_VIEW_MODULE = "surveys.views.staff"
+STAFF_VIEW_MODULE = (
+    "surveys.catalogue.views",
+    "surveys.catalogue.review_views",
+    "surveys.studies.views",
+    "surveys.results.views",
+    "surveys.recruiting.prolific.views",
+    "surveys.recruiting.mturk.views",
+)
 ROUTE_PARAMETER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>(?P<regex>[^()]*)\)")
 

@@ -20,8 +20,8 @@ from surveys.models import (
     Study,
     StudyStatus,
 )
-from surveys.services.building import do_save_study
-from surveys.services.study_spec import SpecError, check_study_spec
+from surveys.studies.lifecycle import do_save_study
+from surveys.studies.spec import SpecError, check_study_spec
 from tests.surveys.factories import ParticipantFactory
 from tests.surveys.test_build_support import LABELS, catalogue, spec_data  # noqa: F401
 

@@ -10,10 +10,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from surveys.forms import DEFAULT_CONSENT, DEFAULT_DEBRIEF, DEFAULT_INSTRUCTIONS
 from surveys.models import Stimulus, StimulusStatus, Study, StudyStatus
-from surveys.services.building import do_save_study
-from surveys.services.study_spec import check_study_spec
+from surveys.studies.forms import DEFAULT_CONSENT, DEFAULT_DEBRIEF, DEFAULT_INSTRUCTIONS
+from surveys.studies.lifecycle import do_save_study
+from surveys.studies.spec import check_study_spec
 from tests.surveys.factories import StudyFactory
 from tests.surveys.test_build_support import catalogue, spec_data  # noqa: F401
 

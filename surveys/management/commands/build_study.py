@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from surveys.models import Study, StudyStatus
-from surveys.services.building import StudyStateError, do_save_study, do_start_build
-from surveys.services.progress import build_progress
-from surveys.services.study_spec import SpecError, read_study_spec
+from surveys.studies.lifecycle import StudyStateError, do_save_study, do_start_build
+from surveys.studies.progress import build_progress
+from surveys.studies.spec import SpecError, read_study_spec
 
 POLL_INTERVAL_S = 0.5
 

@@ -27,8 +27,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.celery import app as celery_app
 from surveys.models import Response, Study
-from surveys.services.demo import DemoRun, do_demo_study, do_import_demo_runs
-from surveys.services.walk import walk_study
+from surveys.platform.demo import DemoRun, do_demo_study, do_import_demo_runs
+from surveys.platform.simulated_participant import walk_study
 
 WORKER_READY_TIMEOUT_S = 90
 SERVER_READY_TIMEOUT_S = 60

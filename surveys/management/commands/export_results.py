@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from surveys.models import Study
-from surveys.services.exports import do_export_results
-from surveys.services.exports_exclusions import RulesError
+from surveys.results.exclusions import RulesError
+from surveys.results.exports import do_export_results
 
 
 class Command(BaseCommand):

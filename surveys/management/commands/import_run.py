@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from surveys.catalogue.importing import ImportRunError, do_import_run
+from surveys.catalogue.pictures import DEFAULT_TOP_K
 from surveys.models import ProposedName
-from surveys.services.catalogue import ImportRunError, do_import_run
-from surveys.services.catalogue_render import DEFAULT_TOP_K
 
 
 class Command(BaseCommand):

@@ -16,11 +16,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from surveys.models import Study
-from surveys.services.mturk_actions import ACTIONS, check_mturk_action, do_mturk_action
-from surveys.services.mturk_admin import do_balance
-from surveys.services.mturk_client import MTurkUnavailable, open_session
-from surveys.services.mturk_money import MTurkInputError, usd
-from surveys.services.mturk_plans import ActionInput, ActionPlan, Outcome
+from surveys.recruiting.mturk.actions import ACTIONS, check_mturk_action, do_mturk_action
+from surveys.recruiting.mturk.client import MTurkUnavailable, open_session
+from surveys.recruiting.mturk.money import MTurkInputError, usd
+from surveys.recruiting.mturk.plans import ActionInput, ActionPlan
+from surveys.recruiting.mturk.workers import do_balance
+from surveys.recruiting.plans import Outcome
 
 SITE_URL_SETTING = "SURVEYS_SITE_URL"
 # Reading needs no confirmation; everything else does.
@@ -72,7 +73,7 @@ class Command(BaseCommand):
                 site_url=options["site_url"] or _site_url(),
             )
             plan = check_mturk_action(session, action, request)
-            self._show(plan)
+            self._show(plan, study)
             if not plan.items:
                 return
             if action not in UNCONFIRMED and not options["yes"]:
@@ -88,8 +89,8 @@ class Command(BaseCommand):
             line += f" ({usd(balance['on_hold'])} USD on hold)"
         self.stdout.write(line)
 
-    def _show(self, plan: ActionPlan) -> None:
-        self.stdout.write(self.style.MIGRATE_HEADING(f"{plan.summary} ({plan.study.slug})"))
+    def _show(self, plan: ActionPlan, study: Study) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"{plan.summary} ({study.slug})"))
         for item in plan.items:
             money = f"  {usd(item.amount)} USD" if item.amount else ""
             self.stdout.write(f"  {item.target}: {item.what}{money}")
@@ -97,7 +98,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  note: {note}")
         if plan.moves_money:
             self.stdout.write("Money involved:")
-            for label, amount in plan.money.lines():
+            for label, amount in plan.charges:
                 self.stdout.write(f"  {label:<24}{usd(amount):>10} USD")
 
     def _confirm(self, plan: ActionPlan) -> None:

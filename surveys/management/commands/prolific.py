@@ -25,15 +25,15 @@ from django.db.models import Q
 from django.urls import reverse
 
 from surveys.models import Study
-from surveys.services.ledger import LedgerCallError
-from surveys.services.prolific_api import ProlificClient, ProlificError, ProlificInputError
-from surveys.services.prolific_desk import (
+from surveys.recruiting.ledger import LedgerCallError
+from surveys.recruiting.plans import Outcome
+from surveys.recruiting.prolific.api import ProlificClient, ProlificError, ProlificInputError
+from surveys.recruiting.prolific.desk import (
     ACTIONS,
     do_prolific_action,
     do_prolific_sync,
     plan_prolific_action,
 )
-from surveys.services.prolific_plans import ActionResult
 
 
 class Command(BaseCommand):
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             raise CommandError(result.message)
         self.stdout.write(self.style.SUCCESS(result.message))
 
-    def _run(self, study: Study, options: dict[str, Any]) -> ActionResult:
+    def _run(self, study: Study, options: dict[str, Any]) -> Outcome:
         action = str(options["action"])
         if action == "sync":
             return do_prolific_sync(study, ProlificClient.from_env())

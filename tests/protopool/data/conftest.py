@@ -1,6 +1,7 @@
-"""Small datasets written on the fly: a CUB tree, Stanford Cars devkit files, SynthBirds.
+"""Small datasets written on the fly: a CUB tree and Stanford Cars devkit files.
 
-``synthbirds`` is session-scoped so any test can reuse one small generated dataset.
+The session's small SynthBirds dataset, ``synthbirds``, is in ``tests/protopool/conftest.py``,
+so the CLI tests reuse it too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from protopool.data import generate_synthbirds
 from protopool.data.cub_vocab import CERTAINTY_NAMES, PART_NAMES, attribute_names
 
 # Two classes have spaces in their names, as do image files, parts and certainties.
@@ -182,10 +182,3 @@ def make_cars(tmp_path: Path) -> Callable[..., Path]:
         return tmp_path / "cars"
 
     return build
-
-
-@pytest.fixture(scope="session")
-def synthbirds(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small SynthBirds dataset (4 classes x 6 images, 64 px), generated once per session."""
-    out = tmp_path_factory.mktemp("synthbirds") / "birds"
-    return generate_synthbirds(out, classes=4, images_per_class=6, size=64, seed=3, progress=False)

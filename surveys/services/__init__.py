@@ -1,4 +1,0 @@
-"""Named services.
-
-``access_*`` fetch with permission checks, ``check_*`` validate, ``do_*`` mutate.
-"""

@@ -1,1 +1,0 @@
-"""Views: parse the request, call one service, render."""
