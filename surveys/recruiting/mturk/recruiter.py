@@ -10,9 +10,9 @@ submit. At the end the participant's page posts ``assignmentId`` and the complet
 :mod:`surveys.recruiting.mturk.submit`); ``turkSubmitTo`` is taken only when it is one of
 MTurk's two worker sites, so the survey can never be made to post or redirect anywhere else.
 
-Publishing, syncing and paying live beside it in ``surveys/recruiting/mturk/``. Amazon Mechanical Turk
-closed on 30 September 2026; the adapter stays for the paper's protocol and MTurk-compatible
-services.
+Publishing, syncing and paying live beside it in ``surveys/recruiting/mturk/``. Amazon
+Mechanical Turk closed on 30 September 2026; the adapter stays for the paper's protocol and
+MTurk-compatible services.
 """
 
 from __future__ import annotations
