@@ -257,10 +257,8 @@ def _gradient_hessian(grad: Callable[[np.ndarray], np.ndarray], point: np.ndarra
     return 0.5 * (hess + hess.T)
 
 
-def _central_hessian(func: object, point: np.ndarray) -> np.ndarray:
+def _central_hessian(f: Callable[[np.ndarray], float], point: np.ndarray) -> np.ndarray:
     """Central-difference Hessian, steps scaled to each coordinate."""
-    f = func  # callable(np.ndarray) -> float
-    assert callable(f)
     d = point.size
     steps = HESSIAN_STEP * np.maximum(np.abs(point), 0.1)
     hess = np.empty((d, d))

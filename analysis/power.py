@@ -198,7 +198,7 @@ def simulated_power(
     for label, column in zip(pair_labels(design.methods), p.T, strict=True):
         # A study whose fit gave no p-value counts as a miss.
         power = float(np.mean(np.nan_to_num(column, nan=1.0) < alpha))
-        low, high = _wilson(power, n_sims)
+        low, high = wilson_interval(power, n_sims)
         rows.append(
             (design.participants, design.images_per_dataset, label, power, low, high, n_sims)
         )
@@ -294,7 +294,8 @@ def paired_t_participants(dz: float, target_power: float = 0.8, alpha: float = 0
     return int(np.ceil(n))
 
 
-def _wilson(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+def wilson_interval(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson's 95 % interval of a proportion ``p`` observed in ``n`` trials."""
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(centre - half), float(centre + half)

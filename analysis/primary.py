@@ -37,6 +37,7 @@ from analysis.clmm_crossed import BOUNDARY_SD, CrossedClmmResult, fit_crossed_cl
 from analysis.design import Design, describe_design
 from analysis.io import method_order
 from analysis.laplace import RandomTerm
+from analysis.tables import wald_table
 
 CONTRAST_COLUMNS = (
     "method_a",
@@ -99,10 +100,13 @@ def regular_answers(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def random_terms(
-    df: pd.DataFrame, slopes: bool = False, item_intercept: bool | None = None
+    df: pd.DataFrame,
+    slopes: bool = False,
+    item_intercept: bool | None = None,
+    design: Design | None = None,
 ) -> tuple[list[RandomTerm], str]:
     """The random terms of the headline model for this table, and their lme4 notation."""
-    design = describe_design(df)
+    design = describe_design(df) if design is None else design
     n = len(df)
     terms = []
     labels = []
@@ -166,7 +170,8 @@ def primary_model(
     others = [m for m in methods if m != reference]
     labels = data["method"].astype(str).to_numpy()
     x = np.column_stack([(labels == m).astype(float) for m in others])
-    terms, formula = random_terms(data, slopes, item_intercept)
+    design = describe_design(data)
+    terms, formula = random_terms(data, slopes, item_intercept, design)
     fit = fit_crossed_clmm(
         data["score"].to_numpy(), x, terms, names=tuple(f"method[{m}]" for m in others)
     )
@@ -179,7 +184,7 @@ def primary_model(
         loglik=fit.loglik,
         n_obs=fit.n_obs,
         converged=fit.converged,
-        design=describe_design(data),
+        design=design,
         fit=fit,
         notes=tuple(notes),
     )
@@ -255,23 +260,10 @@ def _contrasts(
 def _coefficients(fit: CrossedClmmResult, confidence_level: float) -> pd.DataFrame:
     k = len(fit.thresholds)
     se = np.sqrt(np.clip(np.diag(fit.cov)[: k + len(fit.beta)], 0, None))
-    estimates = np.r_[fit.thresholds, fit.beta]
-    zq = stats.norm.ppf(0.5 + confidence_level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = estimates / se
     labels = [f"{fit.levels[j]:g}|{fit.levels[j + 1]:g}" for j in range(k)]
-    return pd.DataFrame(
-        {
-            "term": labels + list(fit.names),
-            "kind": ["threshold"] * k + ["location"] * len(fit.beta),
-            "estimate": estimates,
-            "se": se,
-            "z": z,
-            "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_low": estimates - zq * se,
-            "ci_high": estimates + zq * se,
-        }
-    )
+    kinds = ["threshold"] * k + ["location"] * len(fit.beta)
+    estimates = np.r_[fit.thresholds, fit.beta]
+    return wald_table(labels + list(fit.names), estimates, se, confidence_level, kinds)
 
 
 def _variances(fit: CrossedClmmResult) -> pd.DataFrame:

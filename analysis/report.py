@@ -87,6 +87,7 @@ def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report
     if headline is not None:
         tests = pd.concat([_primary_rows(headline), tests], ignore_index=True)
     tests = mark_degenerate(tests)
+    design = headline.design if headline else describe_design(primary.regular_answers(df))
     dataset_summary, dataset_tests = _by_dataset(df, cfg, notes)
     dataset_tests = mark_degenerate(dataset_tests)
     overview: Overview = {
@@ -103,7 +104,7 @@ def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report
         "exclusion_rules": cfg.rules.to_dict(),
         "images": int(df["image"].nunique()),
         "items": int(df["item"].nunique()),
-        "design": describe_design(primary.regular_answers(df)).structure,
+        "design": design.structure,
         "primary_model": headline.formula if headline is not None else "",
     }
     report = Report(

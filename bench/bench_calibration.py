@@ -60,17 +60,11 @@ def one_study(job: tuple[str, tuple[float, ...], int]) -> np.ndarray:
     return np.r_[headline, multipletests(p, method="holm")[1]]
 
 
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson interval of k successes in n."""
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
-
-
 def rate(values: np.ndarray) -> str:
+    from analysis.power import wilson_interval
+
     k, n = int((values < ALPHA).sum()), len(values)
-    low, high = wilson(k, n)
+    low, high = wilson_interval(k / n, n)
     return f"{k / n:.3f} [{low:.3f}, {high:.3f}]"
 
 
