@@ -21,6 +21,7 @@ from protopool.models import PrototypeModel
 from protopool.rundir import RunPaths, read_json, write_json
 from protopool.seed import resolve_device, seed_everything
 from protopool.training.data import RunData, build_run_data
+from protopool.training.distributed import launch
 from protopool.training.report import evaluation_report
 from protopool.training.runs import load_config_for_run, open_index, train_run
 
@@ -32,14 +33,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Train ProtoPool (warm-up, joint, projection, last-layer fine-tuning) or ProtoTree "
             "(model.kind=prototree: warm-up, joint, pruning and projection). Overrides look "
-            "like train.lr=0.0005 or model.similarity=protopnet."
+            "like train.lr=0.0005 or model.similarity=protopnet. On several GPUs, start it "
+            "with torchrun --nproc-per-node N -m protopool train ...: data.batch_size stays "
+            "the global batch, split over the N processes."
         ),
     )
     train.add_argument("--config", type=Path, help="YAML config (default: the paper's CUB values)")
     train.add_argument("--data", help="dataset directory (overrides data.root)")
     train.add_argument("--out", type=Path, help="run directory (default: runs/<config name>)")
     train.add_argument("--weights", help="backbone weights: imagenet, none or a file path")
-    train.add_argument("--device", help="cpu, cuda, cuda:N or auto (overrides train.device)")
+    train.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:N or auto (overrides train.device); under torchrun, cuda or auto "
+        "gives each process its local rank's GPU",
+    )
     train.add_argument(
         "--resume", action="store_true", help="continue from RUN/checkpoints/last.pt"
     )
@@ -99,7 +106,18 @@ def run_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, _cli_overrides(args))
     name = args.config.stem if args.config else "default"
     out = args.out or Path("runs") / name
-    report = train_run(config, out, resume=args.resume, reuse=args.reuse, overwrite=args.overwrite)
+    # One process, or one of the processes torchrun started (it sets WORLD_SIZE and RANK).
+    with launch(config.train.device) as shard:
+        report = train_run(
+            config,
+            out,
+            resume=args.resume,
+            reuse=args.reuse,
+            overwrite=args.overwrite,
+            shard=shard,
+        )
+    if not shard.is_main:
+        return 1 if report.get("errors") else 0
     print(f"run directory: {out}")
     print(f"test accuracy: {report['test']['accuracy']:.4f}")
     return _report_errors(report)

@@ -162,9 +162,18 @@ def warp(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid.to(images.dtype), padding_mode="border", align_corners=False)
 
 
-def augment_batch(images: torch.Tensor) -> torch.Tensor:
-    """One random draw of ProtoPNet's augmentation for each image of a batch ``(B, C, H, W)``."""
-    return warp(images, sample_warps(images.shape[0], images.device))
+def augment_batch(images: torch.Tensor, rank: int = 0, world_size: int = 1) -> torch.Tensor:
+    """One random draw of ProtoPNet's augmentation for each image of a batch ``(B, C, H, W)``.
+
+    Args:
+        images: This process's rows of the global batch (all of it for a lone process).
+        rank: This process's index; its rows are ``rank, rank + world_size, ...``.
+        world_size: Processes sharing the global batch. The warps are drawn for the whole
+            global batch and each process keeps its rows, so an image gets the warp a lone
+            process would give it and every process's generator advances alike.
+    """
+    warps = sample_warps(images.shape[0] * world_size, images.device)
+    return warp(images, warps[rank::world_size])
 
 
 def _eye(like: torch.Tensor) -> torch.Tensor:

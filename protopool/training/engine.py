@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
@@ -17,6 +18,7 @@ from protopool.losses import Targets, mixup, plain_targets
 from protopool.models import PrototypeModel
 from protopool.training.augment import augment_batch
 from protopool.training.data import ImageLoader
+from protopool.training.distributed import SINGLE, Shard
 from protopool.training.objectives import after_step, begin_epoch, training_forward, training_loss
 
 # What a loader yields once its items are collated: images (B, 3, S, S) and labels (B,).
@@ -24,9 +26,13 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def progress_bar(loader: ImageLoader, description: str) -> Iterator[Batch]:
-    """A progress bar on a terminal, a plain iterator otherwise (logs stay clean)."""
+    """A progress bar on a terminal, a plain iterator otherwise (logs stay clean).
+
+    Under ``torchrun`` every process shares the terminal; only process 0 draws its bar.
+    """
+    secondary = dist.is_available() and dist.is_initialized() and dist.get_rank() != 0
     bar: Iterator[Batch] = tqdm(
-        loader, desc=description, leave=False, disable=not sys.stderr.isatty()
+        loader, desc=description, leave=False, disable=secondary or not sys.stderr.isatty()
     )
     return bar
 
@@ -62,26 +68,58 @@ def train_step(
     settings: StepSettings,
     rng: np.random.Generator,
     batches_in_epoch: int = 1,
+    *,
+    forward: nn.Module | None = None,
+    shard: Shard = SINGLE,
 ) -> dict[str, float]:
     """Forward, loss, backward and update on one batch; returns the loss stats.
 
     Args:
         batches_in_epoch: Batches in the epoch (the tree's leaf rule decays by it).
+        forward: What the forward pass calls: the DistributedDataParallel wrapper of ``model``
+            when several processes train (default: ``model``).
+        shard: This process's place; ``images`` are its rows of the global batch.
     """
     images, labels = to_device(images, settings), labels.to(settings.device, non_blocking=True)
     if settings.augment:
-        images = augment_batch(images)
+        images = augment_batch(images, shard.rank, shard.world_size)
     targets: Targets = plain_targets(labels)
     if settings.mixup_alpha is not None:
-        images, targets = mixup(images, labels, settings.mixup_alpha, rng)
+        if shard.distributed:
+            images, targets = shard_mixup(images, labels, settings.mixup_alpha, rng, shard)
+        else:
+            images, targets = mixup(images, labels, settings.mixup_alpha, rng)
     with autocast(settings):
-        output = training_forward(model, images, scale)
+        output = training_forward(model, images, scale, forward)
     loss, stats = training_loss(model, output, targets, weights)
     optimizer.zero_grad(set_to_none=True)
     torch.autograd.backward(loss)
     optimizer.step()
-    after_step(model, output, targets, batches_in_epoch)
+    after_step(model, output, targets, batches_in_epoch, shard)
     return stats
+
+
+def shard_mixup(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float,
+    rng: np.random.Generator,
+    shard: Shard,
+) -> tuple[torch.Tensor, Targets]:
+    """Mixup of this process's rows, with the draws of :func:`protopool.losses.mixup`.
+
+    The mixing weight and the permutation are drawn as a lone process draws them, for the
+    global batch, so every process's generators stay where a lone process's are. A partner must
+    be an image this process holds, so the pairs differ from a lone process's: the partners
+    are this process's rows in the order the global permutation ranks them (a uniformly random
+    permutation of them). Mixup runs on several processes are therefore equal to a lone
+    process's in distribution, not image for image.
+    """
+    lam = float(rng.beta(alpha, alpha))
+    order = torch.randperm(images.shape[0] * shard.world_size, device=images.device)
+    local = shard.rows(order).argsort().argsort()
+    mixed = lam * images + (1 - lam) * images[local]
+    return mixed, Targets(labels, labels[local], lam)
 
 
 def train_one_epoch(
@@ -94,15 +132,22 @@ def train_one_epoch(
     rng: np.random.Generator,
     description: str = "train",
     frozen_norms_eval: bool = False,
+    *,
+    forward: nn.Module | None = None,
+    shard: Shard = SINGLE,
 ) -> dict[str, float]:
     """Run one pass over ``loader``.
 
     Args:
         scale: Gumbel scale for this epoch, or None to train with the hard assignment.
         frozen_norms_eval: See :func:`set_train_mode`.
+        forward: See :func:`train_step`.
+        shard: This process's place; ``loader`` yields its share of every global batch.
 
     Returns:
-        Mean of every loss stat over the epoch, plus ``steps``.
+        Mean of every loss stat over the epoch, plus ``steps``; with several processes the
+        means are over all of them (every process's share is the same size, so the mean of
+        their means is the global batch's).
 
     Raises:
         NonFiniteLossError: From the loss, naming the term that diverged.
@@ -113,11 +158,25 @@ def train_one_epoch(
     steps = 0
     for images, labels in progress_bar(loader, description):
         stats = train_step(
-            model, images, labels, optimizer, scale, weights, settings, rng, len(loader)
+            model,
+            images,
+            labels,
+            optimizer,
+            scale,
+            weights,
+            settings,
+            rng,
+            len(loader),
+            forward=forward,
+            shard=shard,
         )
         for name, value in stats.items():
             totals[name] = totals.get(name, 0.0) + value
         steps += 1
+    if shard.distributed:
+        names = list(totals)
+        summed = shard.sum([totals[name] for name in names])
+        totals = {name: value / shard.world_size for name, value in zip(names, summed, strict=True)}
     means = {name: value / max(steps, 1) for name, value in totals.items()}
     means["steps"] = steps
     return means

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from protopool.models import ProtoTree, PrototypeModel, gumbel_scale
 from protopool.projection import project_prototypes, prune_tree_before_projection
 from protopool.rundir import RunPaths, append_jsonl, count_lines, truncate_jsonl, write_json
 from protopool.training.data import RunData
+from protopool.training.distributed import SINGLE, Shard
 from protopool.training.engine import evaluate, train_one_epoch
 from protopool.training.phases import (
     Phase,
@@ -35,6 +36,7 @@ from protopool.training.phases import (
     phase_steps,
 )
 from protopool.training.report import evaluation_report
+from protopool.training.sync_norm import synchronise_batch_norms
 
 # Primes spacing the per-epoch shuffle seeds of different runs and phases apart, so that no two
 # (seed, phase, epoch) triples of realistic size share a shuffle.
@@ -71,7 +73,13 @@ class ResumeState:
 
 @dataclass
 class Trainer:
-    """Everything one run needs; :meth:`run` executes the phases from wherever it stands."""
+    """Everything one run needs; :meth:`run` executes the phases from wherever it stands.
+
+    With several processes (``shard``) every process runs this same loop in step: process 0
+    alone writes checkpoints and metrics, logs and projects, and every decision that depends on
+    data (model selection, plateau decay, early stopping) comes from validation results summed
+    over all processes, so every process decides alike.
+    """
 
     config: Config
     data: RunData
@@ -81,6 +89,7 @@ class Trainer:
     rng: np.random.Generator
     model: PrototypeModel
     log: Callable[[str], object] = print
+    shard: Shard = SINGLE
 
     def __post_init__(self) -> None:
         self.phases = build_phases(self.config)
@@ -98,6 +107,10 @@ class Trainer:
         )
 
     def _prepare_model(self) -> None:
+        if self.shard.distributed:
+            # Batch statistics over the global batch, not each process's share: otherwise the
+            # number of processes would change the trained model (see sync_norm).
+            self.model = cast(PrototypeModel, synchronise_batch_norms(self.model, self.device))
         if self.config.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
@@ -114,8 +127,9 @@ class Trainer:
         self.model = model_from_checkpoint(checkpoint, self.device)
         self.model.config = self.config.model
         self.progress = checkpoint.progress
-        # Epochs logged after this checkpoint will run again: drop their lines.
-        truncate_jsonl(self.paths.metrics, checkpoint.progress.metrics_lines)
+        if self.shard.is_main:
+            # Epochs logged after this checkpoint will run again: drop their lines.
+            truncate_jsonl(self.paths.metrics, checkpoint.progress.metrics_lines)
         if checkpoint.progress.numpy_rng:
             self.rng.bit_generator.state = checkpoint.progress.numpy_rng
         if checkpoint.rng_state:
@@ -130,6 +144,9 @@ class Trainer:
         optimizer: torch.optim.Optimizer | None = None,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     ) -> None:
+        # The processes' models, optimizers and generators are equal: one copy is the run's.
+        if not self.shard.is_main:
+            return
         self.progress.numpy_rng = dict(self.rng.bit_generator.state)
         self.progress.metrics_lines = count_lines(self.paths.metrics)
         self.progress.phases = [phase.name for phase in self.phases]
@@ -138,10 +155,15 @@ class Trainer:
         )
 
     def _load_best(self) -> None:
+        # Process 0 may still be writing best.pt.
+        self.shard.barrier()
         if self.paths.best.is_file():
-            checkpoint = read_checkpoint(self.paths.best)
-            self.model.resize_pool(checkpoint.model_state["prototypes"].shape[0])
-            self.model.load_state_dict(checkpoint.model_state)
+            self._load_state(self.paths.best)
+
+    def _load_state(self, path: Path) -> None:
+        checkpoint = read_checkpoint(path)
+        self.model.resize_pool(checkpoint.model_state["prototypes"].shape[0])
+        self.model.load_state_dict(checkpoint.model_state)
 
     # --- phases -------------------------------------------------------------------------------
 
@@ -169,7 +191,19 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         if self.data.validation_loader is None:
             return {}
-        return evaluate(self.model, self.data.validation_loader, self.settings, "validate")
+        result = evaluate(self.model, self.data.validation_loader, self.settings, "validate")
+        if not self.shard.distributed:
+            return result
+        # Each process scored its share of the split; the split's scores are the sums'.
+        images = result["images"]
+        correct, loss_sum, count = self.shard.sum(
+            [round(result["accuracy"] * images), result["cross_entropy"] * images, images]
+        )
+        return {
+            "accuracy": correct / max(count, 1),
+            "cross_entropy": loss_sum / max(count, 1),
+            "images": int(count),
+        }
 
     def _select(self, validation: dict[str, float], force: bool = False) -> bool:
         """Keep ``best.pt`` as the best model on validation (never the test set).
@@ -196,8 +230,10 @@ class Trainer:
         return improved
 
     def _train_phase(self, phase: Phase) -> None:
+        self.shard.sync_rng(self.rng)
         optimizer = make_optimizer(self.model, phase, self.config.train.lr)
         scheduler = make_scheduler(optimizer, phase)
+        forward = self.shard.wrap(self.model)
         if self._resume_state is not None and self.progress.phase_epoch > 0:
             optimizer.load_state_dict(self._resume_state.optimizer)
             scheduler.load_state_dict(self._resume_state.scheduler)
@@ -223,6 +259,8 @@ class Trainer:
                 self.rng,
                 f"{phase.name} {epoch + 1}/{phase.epochs}",
                 frozen_norms_eval=phase.frozen_norms_eval,
+                forward=forward,
+                shard=self.shard,
             )
             scheduler.step()
             validation = self._validate()
@@ -266,7 +304,8 @@ class Trainer:
             "best": improved,
             "seconds": round(time.perf_counter() - started, 3),
         }
-        append_jsonl(self.paths.metrics, record)
+        if self.shard.is_main:
+            append_jsonl(self.paths.metrics, record)
         accuracy = validation.get("accuracy")
         shown = f" val acc {accuracy:.3f}" if accuracy is not None else ""
         self.log(
@@ -275,9 +314,27 @@ class Trainer:
         )
 
     def _project(self) -> None:
-        started = time.perf_counter()
         # Kept for Table 3: test accuracy before projection, beside the one after it.
         self._save(self.paths.before_projection)
+        pruned = self._project_on_main() if self.shard.is_main else 0
+        self.shard.barrier()
+        if not self.shard.is_main:
+            # The projected (and, for a tree, pruned) model, as process 0 saved it.
+            self._load_state(self.paths.projected)
+        # The fine-tuning stage selects among projected models only.
+        self.progress.best_accuracy = -1.0
+        self.progress.best_loss = float("inf")
+        validation = self._validate()
+        self._select(validation, force=True)
+        if self.shard.is_main:
+            append_jsonl(
+                self.paths.metrics,
+                {"phase": "projection", "validation": validation, "pruned": pruned},
+            )
+
+    def _project_on_main(self) -> int:
+        """Prune (a tree) and project; save the projected model. Returns the unused pruned."""
+        started = time.perf_counter()
         if isinstance(self.model, ProtoTree):
             removed = prune_tree_before_projection(self.model)
             self.log(f"pruning: {removed} prototypes removed, {self.model.num_prototypes} left")
@@ -295,19 +352,14 @@ class Trainer:
             f"projection: {len(result.prototypes)} prototypes projected, "
             f"{len(result.pruned)} unused pruned ({time.perf_counter() - started:.1f}s)"
         )
-        # The fine-tuning stage selects among projected models only.
-        self.progress.best_accuracy = -1.0
-        self.progress.best_loss = float("inf")
-        validation = self._validate()
-        self._select(validation, force=True)
-        append_jsonl(
-            self.paths.metrics,
-            {"phase": "projection", "validation": validation, "pruned": len(result.pruned)},
-        )
+        return len(result.pruned)
 
     def final_evaluation(self) -> dict[str, Any]:
-        report = evaluation_report(self.model, self.data, self.settings, self.paths)
-        write_json(self.paths.evaluation, report)
-        for error in report["errors"]:
-            self.log(f"error: {error}")
-        return report
+        """The test-set report, computed and written by process 0 and handed to every process."""
+        report: dict[str, Any] = {}
+        if self.shard.is_main:
+            report = evaluation_report(self.model, self.data, self.settings, self.paths)
+            write_json(self.paths.evaluation, report)
+            for error in report["errors"]:
+                self.log(f"error: {error}")
+        return self.shard.broadcast(report)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from protopool.config import LossConfig
 from protopool.losses import Targets, cross_entropy, protopool_loss, weighted_sum
 from protopool.models import ProtoPoolOutput, ProtoTree, ProtoTreeOutput, PrototypeModel
+from protopool.training.distributed import SINGLE, Shard
 
 Output = ProtoPoolOutput | ProtoTreeOutput
 
@@ -20,18 +22,26 @@ Output = ProtoPoolOutput | ProtoTreeOutput
 TREE_TRAINING_MODE = "distributed"
 
 
-def training_forward(model: PrototypeModel, images: torch.Tensor, scale: float | None) -> Output:
+def training_forward(
+    model: PrototypeModel,
+    images: torch.Tensor,
+    scale: float | None,
+    forward: nn.Module | None = None,
+) -> Output:
     """The forward pass a training step differentiates.
 
     Args:
         model: Either model.
         images: ``(B, 3, S, S)``.
         scale: ProtoPool's Gumbel scale (None: the hard assignment); a tree has none.
+        forward: The module to call, ``model`` or its DistributedDataParallel wrapper (whose
+            forward arranges the gradient all-reduce); default ``model``.
     """
+    call = forward if forward is not None else model
     if isinstance(model, ProtoTree):
-        tree_output: ProtoTreeOutput = model(images, TREE_TRAINING_MODE)
+        tree_output: ProtoTreeOutput = call(images, TREE_TRAINING_MODE)
         return tree_output
-    pool_output: ProtoPoolOutput = model(images, scale)
+    pool_output: ProtoPoolOutput = call(images, scale)
     return pool_output
 
 
@@ -57,7 +67,11 @@ def begin_epoch(model: PrototypeModel) -> None:
 
 
 def after_step(
-    model: PrototypeModel, output: Output, targets: Targets, batches_in_epoch: int
+    model: PrototypeModel,
+    output: Output,
+    targets: Targets,
+    batches_in_epoch: int,
+    shard: Shard = SINGLE,
 ) -> None:
     """Work after the optimizer step: the tree's derivative-free leaf update.
 
@@ -67,6 +81,9 @@ def after_step(
         targets: Its labels; the leaf rule counts the images' own labels (mixup is not part
             of the reference's tree training, and its partner labels are left out).
         batches_in_epoch: Batches in the epoch, the rule's decay denominator.
+        shard: This process's place. The rule sums over the batch, and leaves are buffers no
+            gradient all-reduce reaches, so every process applies it to the whole global batch
+            (gathered) and the leaves stay equal everywhere.
     """
     if not isinstance(model, ProtoTree) or model.tree.leaf_update != "derivative_free":
         return
@@ -75,9 +92,9 @@ def after_step(
     onehot = F.one_hot(targets.primary, model.num_classes)
     # Log space is exact whichever routing the tree uses, and cannot underflow at depth 9.
     model.update_leaves(
-        output.log_leaf_probs.detach(),
-        onehot,
-        output.logits.detach(),
+        shard.gather_rows(output.log_leaf_probs.detach()),
+        shard.gather_rows(onehot),
+        shard.gather_rows(output.logits.detach()),
         batches_in_epoch,
         log_space=True,
     )

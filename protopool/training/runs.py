@@ -16,6 +16,7 @@ from protopool.models import build_model
 from protopool.rundir import RunDirError, RunPaths, read_json, write_json, write_text
 from protopool.seed import resolve_device, seed_everything
 from protopool.training.data import build_run_data, check_index
+from protopool.training.distributed import SINGLE, Shard
 from protopool.training.loop import Trainer, check_resumable
 
 
@@ -77,15 +78,23 @@ def train_run(
     overwrite: bool = False,
     log: Any = print,
     index: DatasetIndex | None = None,
+    shard: Shard = SINGLE,
 ) -> dict[str, Any]:
     """Train (or reuse, or resume) a run in ``out`` and return its evaluation.
 
     Args:
         index: An already opened dataset (default: open ``config.data.root``).
+        shard: This process's place when ``torchrun`` started several (see
+            :func:`protopool.training.distributed.launch`); every process calls this with the
+            same arguments, only process 0 writes ``out`` and logs, and every process returns
+            the same evaluation. ``shard.device`` then replaces ``train.device``.
 
     Raises:
         RunDirError: ``out`` holds another run and neither resume, reuse nor overwrite is set.
+        ConfigError: ``data.batch_size`` does not split evenly over the processes.
     """
+    if not shard.is_main:
+        log = _silent
     index = index if index is not None else open_index(config.data.root)
     paths = RunPaths(out)
     fingerprint = run_fingerprint(config, index)
@@ -103,6 +112,8 @@ def train_run(
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)
     device = resolve_device(config.train.device)
+    if shard.distributed and shard.device is not None:
+        device = shard.device
     rng = seed_everything(config.train.seed)
     # Built before anything is written, so a missing weights file leaves no run behind.
     model = build_model(config, len(index.class_names)).to(device)
@@ -110,14 +121,26 @@ def train_run(
     if checkpoint is not None:
         # Refused before prepare_run_dir rewrites config.yaml, so the run stays as it was.
         check_resumable(checkpoint, config, index.class_names)
-    prepare_run_dir(paths, config, index.class_names, fresh=checkpoint is None)
-    data = build_run_data(index, config.data, config.train.seed, device.type == "cuda")
-    trainer = Trainer(config, data, index.class_names, paths, device, rng, model, log)
+    # Built before anything is written too: a batch the processes cannot share is refused here.
+    data = build_run_data(index, config.data, config.train.seed, device.type == "cuda", shard)
+    # Every process has read the directory before process 0 changes it.
+    shard.barrier()
+    if shard.is_main:
+        prepare_run_dir(paths, config, index.class_names, fresh=checkpoint is None)
+    shard.barrier()
+    trainer = Trainer(config, data, index.class_names, paths, device, rng, model, log, shard)
     if checkpoint is not None:
         trainer.resume(checkpoint)
     report = trainer.run()
-    write_json(paths.done, {"fingerprint": fingerprint, "evaluation": report})
+    if shard.is_main:
+        write_json(paths.done, {"fingerprint": fingerprint, "evaluation": report})
+    # No process returns before the run is done, so none reads a run without done.json.
+    shard.barrier()
     return report
+
+
+def _silent(*_: object) -> None:
+    """The log of processes other than 0: the run's log is process 0's."""
 
 
 def load_config_for_run(run_dir: Path, overrides: list[str] | None = None) -> Config:
