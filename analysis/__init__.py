@@ -8,7 +8,12 @@ from analysis.agreement import agreement_summary, intraclass_correlations, kripp
 from analysis.bootstrap import bootstrap_mean_differences, bootstrap_means
 from analysis.design import Design, describe_design
 from analysis.distributions import participant_method_means, score_distribution, summary_statistics
-from analysis.exclusions import ExclusionRules, apply_exclusions
+from analysis.exclusions import ExclusionRules, Exclusions, apply_exclusions
+from analysis.human_vs_objective import (
+    HumanVsObjective,
+    human_vs_objective,
+    write_markdown_section,
+)
 from analysis.io import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, load_ratings, validate_ratings
 from analysis.mixed import linear_mixed
 from analysis.ordinal import ordinal_logit, ordinal_mixed
@@ -32,12 +37,15 @@ from analysis.report import ReportConfig, analyse, run_report
 from analysis.report_types import Report
 from analysis.report_writers import report_dict
 from analysis.simulate import SimulationConfig, simulate_ratings
+from analysis.simulate_measures import simulate_ratings_from_measures
 
 __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "ExclusionRules",
+    "Exclusions",
     "Design",
+    "HumanVsObjective",
     "PowerDesign",
     "PrimaryFit",
     "Report",
@@ -52,6 +60,7 @@ __all__ = [
     "bootstrap_means",
     "figure10",
     "friedman_test",
+    "human_vs_objective",
     "intraclass_correlations",
     "krippendorff_alpha",
     "kruskal_raw",
@@ -72,7 +81,9 @@ __all__ = [
     "run_report",
     "score_distribution",
     "simulate_ratings",
+    "simulate_ratings_from_measures",
     "simulated_power",
     "summary_statistics",
     "validate_ratings",
+    "write_markdown_section",
 ]
