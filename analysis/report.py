@@ -1,30 +1,38 @@
 """The full analysis of a ratings table, written as Markdown, JSON, LaTeX and Figure 10.
 
-``run_report`` is the one call the study platform and the command line share: exclusions,
-distributions, the headline test (:mod:`analysis.primary`: a cumulative logit mixed model with
-participants and images as random samples), two-way bootstrap CIs, secondary rank tests and
-models, agreement and the per-dataset breakdown, in that order.
+``run_report`` is the one call the study platform and the command line share. The report reads
+as a reviewer expects: the frozen pre-registration, the design, the participant flow per
+question set (a CONSORT-style figure), platform, dates and pay, quality checks and reliability,
+the primary analysis (:mod:`analysis.primary`: a cumulative logit mixed model with participants
+and images as random samples, then each pre-registered hypothesis), the secondary analyses
+(two-way bootstrap CIs, rank tests and models, per dataset), and every deviation from the plan.
+The study around the answers comes in a :class:`analysis.report_context.StudyContext`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis import agreement, bootstrap, distributions, mixed, ordinal, plots, primary, rank_tests
 from analysis.design import describe_design
-from analysis.exclusions import ExclusionRules, apply_exclusions
+from analysis.exclusions import ExclusionRules, Exclusions, apply_exclusions
+from analysis.flow_figure import flow_figure
 from analysis.io import load_ratings, method_order
+from analysis.preregistration import planned_rules, planned_settings
+from analysis.report_context import StudyContext, study_sections
+from analysis.report_measures import append_measure_section
 from analysis.report_types import Overview, Report
 from analysis.report_writers import write_json, write_latex, write_markdown
 from analysis.tables import mark_degenerate, test_frame, test_row
 
-__all__ = ["Report", "ReportConfig", "analyse", "run_report"]
+__all__ = ["Report", "ReportConfig", "StudyContext", "analyse", "config_from_plan", "run_report"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,10 @@ class ReportConfig:
         Seed of every random step, so a report can be reproduced.
     formats
         Figure file formats.
+    measures
+        Per-stimulus objective measure columns (the platform's ``m_...``) to relate the
+        ratings to in a "People versus metrics" section (:mod:`analysis.report_measures`);
+        none when empty.
     """
 
     rules: ExclusionRules = field(default_factory=ExclusionRules)
@@ -62,6 +74,7 @@ class ReportConfig:
     scale_labels: tuple[str, str] = plots.SCALE_LABELS
     seed: int = 0
     formats: tuple[str, ...] = plots.FORMATS
+    measures: tuple[str, ...] = ()
 
 
 def analyse(data: pd.DataFrame | str | Path, config: ReportConfig | None = None) -> Report:
@@ -77,9 +90,25 @@ def analyse(data: pd.DataFrame | str | Path, config: ReportConfig | None = None)
     return _analyse(data, config or ReportConfig())[0]
 
 
-def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report, pd.DataFrame]:
+def config_from_plan(plan: Mapping[str, Any], **overrides: Any) -> ReportConfig:
+    """The report settings a frozen plan fixes (its rules, multiplicity, alpha, reference and
+    slopes), with ``overrides`` on top (the command line's flags)."""
+    fields: dict[str, Any] = {"rules": planned_rules(plan), **planned_settings(plan)}
+    fields.update(overrides)
+    return ReportConfig(**fields)
+
+
+def _analyse(
+    data: pd.DataFrame | str | Path,
+    cfg: ReportConfig,
+    exclusions: Exclusions | None = None,
+    context: StudyContext | None = None,
+) -> tuple[Report, pd.DataFrame]:
     raw = load_ratings(data)
-    df, exclusion_log = apply_exclusions(raw, cfg.rules)
+    # A caller that has applied the rules already (the study platform's export) hands over the
+    # outcome, so the participants table and the report name the same people without a replay.
+    outcome = exclusions if exclusions is not None else apply_exclusions(raw, cfg.rules)
+    df, exclusion_log = outcome
     notes: list[str] = []
     summary = _summary_with_ci(df, "method", cfg)
     headline = _primary(df, cfg, notes)
@@ -125,13 +154,28 @@ def _analyse(data: pd.DataFrame | str | Path, cfg: ReportConfig) -> tuple[Report
         dataset_tests=dataset_tests,
         notes=notes,
     )
+    settings = {
+        "p_adjust": cfg.p_adjust,
+        "confidence_level": cfg.confidence_level,
+        "reference": cfg.reference,
+        "slopes": cfg.slopes,
+    }
+    contrasts = headline.contrasts if headline is not None else None
+    report.study = study_sections(
+        raw, df, outcome.removed, contrasts, cfg.rules, settings, context or StudyContext()
+    )
     return report, df
 
 
 def run_report(
-    data: pd.DataFrame | str | Path, out_dir: str | Path, config: ReportConfig | None = None
+    data: pd.DataFrame | str | Path,
+    out_dir: str | Path,
+    config: ReportConfig | None = None,
+    exclusions: Exclusions | None = None,
+    context: StudyContext | None = None,
 ) -> Report:
-    """Analyse ratings and write report.md, report.json, tables.tex and Figure 10.
+    """Analyse ratings and write report.md, report.json, tables.tex and Figure 10 (and the
+    participant flow figure when the context holds the participants).
 
     Parameters
     ----------
@@ -141,6 +185,12 @@ def run_report(
         Folder for the outputs; created when missing.
     config
         Report settings.
+    exclusions
+        The outcome of ``apply_exclusions(load_ratings(data), config.rules)`` when the caller
+        has it already; the rules are applied here when omitted.
+    context
+        The study around the answers: the frozen plan, the participants, platform and pay, and
+        the command-line flags that overrode the plan.
 
     Returns
     -------
@@ -148,18 +198,25 @@ def run_report(
         The tables, with ``files`` listing everything written.
     """
     cfg = config or ReportConfig()
-    report, df = _analyse(data, cfg)
+    report, df = _analyse(data, cfg, exclusions, context)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     means = report.summary[["method", "mean", "ci_low", "ci_high"]]
     report.files = plots.figure10(
         df, out, means=means, formats=cfg.formats, scale_labels=cfg.scale_labels
     )
+    if len(report.study.flow):
+        report.files += flow_figure(report.study.flow, out, cfg.formats)
     report.files += [
         write_markdown(report, out / "report.md"),
         write_json(report, out / "report.json"),
         write_latex(report, out / "tables.tex"),
     ]
+    if cfg.measures:
+        report.files += append_measure_section(
+            df, out / "report.md", cfg.measures, cfg.reference, cfg.n_resamples,
+            cfg.confidence_level, cfg.seed,
+        )  # fmt: skip
     return report
 
 

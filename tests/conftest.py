@@ -161,3 +161,7 @@ def _wait_for_worker(log_path: Path, process: subprocess.Popen) -> None:
     raise RuntimeError(
         f"celery worker not ready in {WORKER_START_TIMEOUT_S}s:\n{log_path.read_text()}"
     )
+
+
+# The browser tests' page fixture, for every package (it needs require_tool above).
+from tests.browser import page  # noqa: E402,F401

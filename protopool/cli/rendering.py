@@ -13,15 +13,10 @@ from pathlib import Path
 from protopool.cli.args import crop_box
 from protopool.execution import StepSettings
 from protopool.inference.runs import load_run
+from protopool.rendering import style as styles
 from protopool.rendering.batch import RenderedPair, render_pairs
 from protopool.rendering.overlay import StimulusFiles
-from protopool.rendering.style import (
-    RenderStyle,
-    StyleError,
-    format_for_suffix,
-    read_style_file,
-    style_from_dict,
-)
+from protopool.rendering.style import RenderStyle, StyleError
 from protopool.seed import resolve_device
 
 
@@ -59,10 +54,10 @@ def style_for_output(style_path: Path | None, out: Path) -> RenderStyle:
     Raises:
         StyleError: An unknown suffix, a suffix the style's format contradicts, or a bad style.
     """
-    wanted = format_for_suffix(out)
-    data = read_style_file(style_path) if style_path is not None else {}
+    wanted = styles.format_for_suffix(out)
+    data = styles.read_style_file(style_path) if style_path is not None else {}
     try:
-        style = style_from_dict({"format": wanted, **data})
+        style = styles.style_from_dict({"format": wanted, **data})
     except StyleError as exc:
         raise StyleError(f"{style_path}: {exc}") from None
     if style.format != wanted:

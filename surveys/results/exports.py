@@ -6,8 +6,12 @@
 * ``participants.csv``: one row per participant (:mod:`.people`);
 * ``stimuli.csv``: the manifest linking every rendered file to its run, prototype, image and
   style (:mod:`.stimuli`);
-* ``report/``: the full analysis (``analysis.run_report``: Markdown, JSON, LaTeX and Figure 10
-  as PNG, SVG and PDF) under the study's pre-declared exclusion rules.
+* ``report/``: the full analysis (``analysis.run_report``: Markdown, JSON, LaTeX, Figure 10 and
+  the participant flow as PNG, SVG and PDF) under the study's pre-declared exclusion rules,
+  opening with the frozen plan and closing with every deviation from it;
+* ``preregistration.json`` and ``preregistration.txt``: the frozen plan (its canonical text,
+  SHA-256, time and the deviations recorded since; ``python -m analysis report --plan`` reads
+  it) and the same as AsPredicted-style text, once the study has opened.
 
 No export ever contains a recruiter's participant ID. Files are written atomically
 (:mod:`surveys.common.files`), and the CSV downloads stream in chunks.
@@ -15,16 +19,19 @@ No export ever contains a recruiter's participant ID. Files are written atomical
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 
-from analysis import ExclusionRules, ReportConfig, run_report
+from analysis import ExclusionRules, Exclusions, ReportConfig, run_report
+from analysis.preregistration import FrozenPlan, aspredicted_text
+from analysis.report import StudyContext, config_from_plan
 from surveys.common.files import (
     build_folder_atomic,
     csv_chunks,
@@ -33,7 +40,8 @@ from surveys.common.files import (
     zip_folder,
 )
 from surveys.models import Study
-from surveys.results.exclusions import apply_study_rules, check_exclusion_rules
+from surveys.results.exclusions import ExclusionOutcome, apply_study_rules, check_exclusion_rules
+from surveys.results.measure_columns import present_measures
 from surveys.results.people import PARTICIPANT_COLUMNS, iter_participant_rows
 from surveys.results.responses import (
     RESPONSE_COLUMNS,
@@ -42,6 +50,7 @@ from surveys.results.responses import (
     responses_frame,
 )
 from surveys.results.stimuli import STIMULUS_COLUMNS, iter_stimulus_rows
+from surveys.studies.protocol import frozen_plan
 
 NO_ANSWERS = "The study has no answers yet: the report was skipped; the CSVs have headers only."
 SKIPPED_NOTE = "REPORT-SKIPPED.txt"
@@ -108,8 +117,7 @@ def do_export_results(
 
     The answers are read once: the responses file, the participants table and the report are
     made from the same rows, so the three agree even while answers keep arriving, and the
-    rules are applied once for the participants table (``run_report`` applies them for the
-    report).
+    rules are applied once: the participants table and the report share the outcome.
 
     Raises:
         RulesError: The study's exclusion rules cannot be read (nothing is written).
@@ -121,18 +129,22 @@ def do_export_results(
     summary.responses = write_csv_atomic(out_dir / "responses.csv", RESPONSE_COLUMNS, rows)
     say(f"[1/4] responses.csv: {summary.responses} answers")
     responses = frame_of_rows(rows)
-    removed = apply_study_rules(responses, rules).removed
+    outcome = apply_study_rules(responses, rules)
+    people = list(iter_participant_rows(study, responses, outcome.removed))
     summary.participants = write_csv_atomic(
-        out_dir / "participants.csv",
-        PARTICIPANT_COLUMNS,
-        iter_participant_rows(study, responses, removed),
+        out_dir / "participants.csv", PARTICIPANT_COLUMNS, people
     )
     say(f"[2/4] participants.csv: {summary.participants} participants")
     summary.stimuli = write_csv_atomic(
         out_dir / "stimuli.csv", STIMULUS_COLUMNS, iter_stimulus_rows(study)
     )
     say(f"[3/4] stimuli.csv: {summary.stimuli} stimuli")
-    _write_report(study, responses, rules, summary)
+    frozen = frozen_plan(study)
+    if frozen is not None:
+        _write_plan(study, frozen, out_dir)
+    participants = pd.DataFrame(people, columns=list(PARTICIPANT_COLUMNS))
+    context = StudyContext(frozen, participants, platform_of(study))
+    _write_report(study, responses, rules, outcome, summary, context)
     if summary.report_note:
         say("[4/4] report/: skipped")
     else:
@@ -141,20 +153,36 @@ def do_export_results(
 
 
 def _write_report(
-    study: Study, responses: pd.DataFrame, rules: ExclusionRules, summary: ExportSummary
+    study: Study,
+    responses: pd.DataFrame,
+    rules: ExclusionRules,
+    outcome: ExclusionOutcome,
+    summary: ExportSummary,
+    context: StudyContext,
 ) -> None:
     if summary.responses == 0:
         summary.report_note = NO_ANSWERS
         return
-    config = ReportConfig(
-        rules=rules,
-        seed=study.seed,
-        scale_labels=(study.scale_low_label, study.scale_high_label),
-    )
+    if outcome.note:
+        # The rules left nothing to analyse (or the answers cannot be read); the tables are
+        # still worth having, so that is a note, not a failure.
+        summary.report_note = f"the analysis refused the answers: {outcome.note}"
+        return
+    fields: dict[str, Any] = {
+        "rules": rules,
+        "seed": study.seed,
+        "scale_labels": (study.scale_low_label, study.scale_high_label),
+        # People versus metrics, on the measures this study's stimuli have.
+        "measures": present_measures(responses),
+    }
+    # The frozen plan fixes the multiplicity, alpha, reference and slopes of the analysis.
+    plan = context.plan.plan if context.plan is not None else None
+    config = config_from_plan(plan, **fields) if plan is not None else ReportConfig(**fields)
     written: list[str] = []
 
     def build(folder: Path) -> None:
-        report = run_report(responses, folder, config)
+        exclusions = Exclusions(outcome.kept, outcome.log, dict(outcome.removed))
+        report = run_report(responses, folder, config, exclusions, context)
         written.extend(Path(p).name for p in report.files)
 
     try:
@@ -165,6 +193,26 @@ def _write_report(
         summary.report_note = f"the analysis refused the answers: {err}"
         return
     summary.report_files = [target / name for name in written]
+
+
+def platform_of(study: Study) -> dict[str, object]:
+    """Recruiter and pay as the study states them now (pay is not frozen: it may be raised)."""
+    return {
+        "recruiter": study.get_recruiter_display(),
+        "reward": str(study.reward),
+        "currency": study.currency,
+        "estimated_minutes": study.estimated_minutes,
+    }
+
+
+def _write_plan(study: Study, frozen: FrozenPlan, out_dir: Path) -> None:
+    """preregistration.json (with the platform beside the plan, outside its hash) and .txt."""
+
+    data = {**frozen.to_dict(), "platform": platform_of(study)}
+    plan = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+    write_atomic(out_dir / "preregistration.json", lambda handle: handle.write(plan))
+    text = aspredicted_text(frozen).encode("utf-8")
+    write_atomic(out_dir / "preregistration.txt", lambda handle: handle.write(text))
 
 
 @dataclass(frozen=True)

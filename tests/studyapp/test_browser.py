@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import page  # noqa: F401 - fixture
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 

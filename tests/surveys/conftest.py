@@ -32,6 +32,7 @@ def non_staff_client(db) -> Client:
 
 
 from tests.surveys.runs import pool_run, protopnet_run, synth_data, tree_run  # noqa: E402,F401
+from tests.surveys.workers import broker, shared_database  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -26,21 +26,10 @@ from surveys.models import (
     RunKind,
 )
 from tests.conftest import REPO_ROOT, django_env
+from tests.surveys.catalogue.fixtures import TOP_K
 from tests.surveys.factories import ConditionFactory, StaffFactory
 
-TOP_K = 3
 MODEL_TABLES = (Run, RunClass, Prototype, PrototypeImage, ProposedName)
-
-
-@pytest.fixture
-def import_pool(media: Path, pool_run: Path, db: None) -> Callable[..., Run]:
-    """Import the ProtoPool (focal) run; returns a function so a test can pass options."""
-
-    def run_import(**options: object) -> Run:
-        options.setdefault("top_k", TOP_K)
-        return do_import_run(pool_run, "ProtoPool (focal)", **options).run
-
-    return run_import
 
 
 def stored(media: Path) -> dict[str, float]:

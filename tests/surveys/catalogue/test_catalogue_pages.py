@@ -15,11 +15,7 @@ from protopool.inference import load_run
 from surveys.catalogue.importing import do_import_run
 from surveys.catalogue.review import do_review_name
 from surveys.models import NameReview, Run
-from tests.surveys import test_catalogue_import as importing
 from tests.surveys.factories import ProposedNameFactory, PrototypeFactory, RunClassFactory
-
-# The import tests' fixtures: storage in a private folder, and the focal run imported into it.
-import_pool = importing.import_pool
 
 
 def short(class_name: str) -> str:

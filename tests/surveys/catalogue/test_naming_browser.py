@@ -8,7 +8,6 @@ from django.test import Client
 from django.urls import reverse
 
 from surveys.models import NameReview, Run
-from tests.browser import page  # noqa: F401 - fixture
 from tests.surveys.factories import (
     ProposedNameFactory,
     PrototypeFactory,
@@ -20,12 +19,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SWAP_TIMEOUT_MS = 10_000
 
 
-def on_card(page, run: Run, index: int) -> None:  # noqa: F811
+def on_card(page, run: Run, index: int) -> None:
     page.wait_for_selector(f'#review-card[data-prototype="{run.code}-{index}"]',
                            timeout=SWAP_TIMEOUT_MS)  # fmt: skip
 
 
-def test_three_names_reviewed_with_the_keyboard_alone(live_server, page) -> None:  # noqa: F811
+def test_three_names_reviewed_with_the_keyboard_alone(live_server, page) -> None:
     reviewer = StaffFactory(username="keyboard-reviewer")
     run = RunFactory(label="Focal", num_prototypes=4)
     for index, name in enumerate(["black wing", "red crown", "grey tail", "white belly"]):

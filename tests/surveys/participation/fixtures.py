@@ -1,5 +1,5 @@
-"""Study rows for the participant tests, shared by the ``test_participa*``, ``test_survey*``,
-``test_blind*`` and ``test_recruit*`` modules. This module holds no tests.
+"""Study rows for the participant tests (participation, recruiting, results). This module holds
+no tests.
 
 ``build_study`` makes an open study with real (tiny) PNG stimuli in a temporary media folder:
 regular questions per condition, a map-on-the-object gold question, and a repeat of the first
@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 
 from surveys.models import (
     Condition,
+    Participant,
     Question,
     QuestionKind,
     QuestionSet,
@@ -24,6 +25,14 @@ from surveys.models import (
     Study,
     StudyStatus,
 )
+from surveys.participation.flow import (
+    do_consent,
+    do_record_answer,
+    do_show_question,
+    do_start,
+    next_item,
+)
+from surveys.recruiting.registry import Identity
 from tests.surveys.factories import (
     ConditionFactory,
     QuestionFactory,
@@ -61,11 +70,13 @@ def build_study(
     gold: bool = True,
     repeat: bool = True,
     dataset: str = "SynthBirds",
+    practice: bool = False,
     **study_fields: Any,
 ) -> BuiltStudy:
     """An open study: ``per_condition`` regular questions per label, one gold-object question,
     one repeat of the first regular question; cell 0 holds them all, each later cell one
-    regular question fewer (so cells differ in size)."""
+    regular question fewer (so cells differ in size). ``practice`` adds the two practice
+    pictures of the instructions, on images no question shows."""
     fields = {"status": StudyStatus.OPEN, "min_seconds_per_question": 0, **study_fields}
     study = StudyFactory(**fields)
     conditions, regular = [], []
@@ -102,6 +113,17 @@ def build_study(
             kind=QuestionKind.REPEAT,
             repeat_of=regular[0],
         )
+    if practice:
+        for override in ("object", "background"):
+            counter += 1
+            StimulusFactory(
+                condition=conditions[0],
+                study=study,
+                image_id=f"{dataset}/practice/img_{counter}.png",
+                map_override=override,
+                practice=True,
+                **_stimulus_files(labels[0], counter),
+            )
     built = BuiltStudy(study, conditions, regular, gold_question, repeat_question)
     everything = [*regular, *(q for q in (gold_question, repeat_question) if q is not None)]
     for index in range(cells):
@@ -113,3 +135,18 @@ def build_study(
                 QuestionSetItem.objects.create(question_set=question_set, question=question)
         built.sets.append(question_set)
     return built
+
+
+def start(study, external_id: str | None = None) -> Participant:
+    identity = Identity(external_id=external_id or f"x-{Participant.objects.count()}")
+    return do_start(study, identity)
+
+
+def consented(study, external_id: str | None = None) -> Participant:
+    return do_consent(start(study, external_id), agree=True)
+
+
+def answer_all(participant: Participant, score: str = "3") -> None:
+    while (item := next_item(participant)) is not None:
+        do_show_question(participant, item.position)
+        do_record_answer(participant, item.position, score, "1200")

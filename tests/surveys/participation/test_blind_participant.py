@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from surveys.models import Participant, Run, Stimulus
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 

@@ -8,18 +8,11 @@ PostgreSQL database (whenever the server answers).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import TypeVar
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from surveys.models import Participant, ParticipantStatus, Response
 from surveys.participation.flow import (
@@ -30,30 +23,13 @@ from surveys.participation.flow import (
     do_start,
 )
 from surveys.recruiting.registry import Identity
-from tests.conftest import REPO_ROOT
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.concurrency import at_once, run_on_postgresql
+from tests.surveys.participation.fixtures import build_study
 
 T = TypeVar("T")
 PEOPLE = 12
 # pytest-django prefixes "test_": the child's database is test_part, this module's own.
 PRIVATE_DATABASE = "part"
-
-
-def at_once(action: Callable[[Any], T], items: list[Any]) -> list[T | Exception]:
-    """Run ``action`` on every item in its own thread, all released at the same instant."""
-    start = threading.Barrier(len(items))
-
-    def run(item: Any) -> T | Exception:
-        start.wait()
-        try:
-            return action(item)
-        except Exception as error:  # the caller counts the refusals
-            return error
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(len(items)) as pool:
-        return list(pool.map(run, items))
 
 
 @pytest.fixture
@@ -98,14 +74,4 @@ def test_pg_the_same_answer_sent_many_times_at_once_is_stored_once():
 
 @pytest.mark.postgres
 def test_races_hold_on_postgresql(postgres_url: str):
-    if connection.vendor == "postgresql":
-        pytest.skip("the test_pg_* tests run in this session directly")
-    parts = urlsplit(postgres_url)
-    env = {**os.environ, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{PRIVATE_DATABASE}"))}
-    child = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-k", "pg_", "-q", "-p", "no:cacheprovider",
-         "--create-db"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert child.returncode == 0, child.stdout + child.stderr
-    assert "3 passed" in child.stdout, child.stdout
+    run_on_postgresql(__file__, PRIVATE_DATABASE, postgres_url, expected=3)

@@ -7,8 +7,7 @@ import pytest
 from surveys.models import ParticipantItem
 from surveys.participation.current_item import is_current, read_item
 from surveys.participation.flow import do_record_answer, do_show_question
-from tests.surveys.test_participation_fixtures import build_study
-from tests.surveys.test_participation_services import consented
+from tests.surveys.participation.fixtures import build_study, consented
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +21,7 @@ def _same_row(read: ParticipantItem, stored: ParticipantItem) -> None:
             assert getattr(left, field.attname) == getattr(right, field.attname), field.name
 
 
-def test_the_read_matches_the_orm_and_follows_the_answers(media):  # noqa: F811
+def test_the_read_matches_the_orm_and_follows_the_answers(media):
     participant = consented(build_study().study)
     study, code = participant.study.code, participant.code
     first = read_item(study, code, 1)
@@ -40,7 +39,7 @@ def test_the_read_matches_the_orm_and_follows_the_answers(media):  # noqa: F811
     assert isinstance(first.participant.recruiter_data, dict)  # so does JSON
 
 
-def test_nothing_is_read_for_a_wrong_code_or_position(media):  # noqa: F811
+def test_nothing_is_read_for_a_wrong_code_or_position(media):
     participant = consented(build_study().study)
     study, code = participant.study.code, participant.code
     assert read_item(study, code, 999) is None

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from surveys.models import Participant, ParticipantStatus, Response, StudyStatus
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -46,7 +46,9 @@ def test_the_study_link_starts_a_participant_and_sends_them_to_consent(client, s
     page = client.get(location)
     assert page.status_code == 200
     assert study.consent_text.encode() in page.content
-    assert f"?pid={participant.external_id}".encode() in page.content
+    # The resume link carries the participant's random code, never the recruiter's ID.
+    assert f"/s/{study.code}/p/{participant.code}/".encode() in page.content
+    assert participant.external_id.encode() not in page.content
 
 
 def test_the_same_browser_opening_the_link_again_resumes(client, study):
@@ -59,9 +61,12 @@ def test_the_same_browser_opening_the_link_again_resumes(client, study):
 
 
 def test_a_personal_pid_link_names_the_participant(client, study):
-    enter(client, study, "?pid=alice-01")
+    first = enter(client, study, "?pid=alice-01")
     assert Participant.objects.get().external_id == "alice-01"
-    assert enter(Client(), study, "?pid=alice-01") == enter(client, study, "?pid=alice-01")
+    assert enter(client, study, "?pid=alice-01") == first
+    # Another browser with only the ID gets the polite page, not alice's participation.
+    elsewhere = Client().get(f"/s/{study.code}/?pid=alice-01")
+    assert elsewhere.status_code == 409 and b"already started" in elsewhere.content
     assert Participant.objects.count() == 1
 
 
@@ -175,7 +180,8 @@ def test_reload_back_button_and_new_device_resume_at_the_first_unanswered(client
         assert response.status_code == 302 and response["Location"] == current
     assert client.get(f"/s/{study.code}/p/{participant.code}/")["Location"] == current
     new_device = Client()
-    assert enter(new_device, study, f"?pid={participant.external_id}") == current
+    resume = f"/s/{study.code}/p/{participant.code}/"
+    assert new_device.get(resume)["Location"] == current
     assert new_device.get(current).status_code == 200
 
 
@@ -221,15 +227,16 @@ def test_answering_ahead_or_for_someone_else_is_refused(client, study):
     assert not Response.objects.exists()
 
 
-def test_a_closed_study_takes_no_more_answers(client, study):
+def test_a_closed_study_still_takes_the_answers_of_people_in_it(client, study):
     participant = consent(client, study)
     client.get(question_url(participant, 1))
     study.status = StudyStatus.CLOSED
     study.save()
+    # Closing stops new entries only.
     response = client.post(question_url(participant, 1), {"score": "3"})
-    assert response.status_code == 410 and b"has closed" in response.content
-    assert client.get(question_url(participant, 1)).status_code == 410
-    assert not Response.objects.exists()
+    assert response.status_code == 302 and response["Location"] == question_url(participant, 2)
+    assert client.get(question_url(participant, 2)).status_code == 200
+    assert Response.objects.count() == 1
 
 
 def test_pages_out_of_turn_send_the_participant_where_they_belong(client, study):

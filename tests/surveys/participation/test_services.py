@@ -29,27 +29,11 @@ from surveys.participation.flow import (
     do_record_answer,
     do_show_question,
     do_start,
-    next_item,
 )
 from surveys.recruiting.registry import Identity
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import answer_all, build_study, consented, start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
-
-
-def start(study, external_id: str | None = None) -> Participant:
-    identity = Identity(external_id=external_id or f"x-{Participant.objects.count()}")
-    return do_start(study, identity)
-
-
-def consented(study, external_id: str | None = None) -> Participant:
-    return do_consent(start(study, external_id), agree=True)
-
-
-def answer_all(participant: Participant, score: str = "3") -> None:
-    while (item := next_item(participant)) is not None:
-        do_show_question(participant, item.position)
-        do_record_answer(participant, item.position, score, "1200")
 
 
 # --- start --------------------------------------------------------------------------------
@@ -58,7 +42,8 @@ def answer_all(participant: Participant, score: str = "3") -> None:
 def test_one_participation_per_external_id():
     study = build_study().study
     first = start(study, "P1")
-    again = do_start(study, Identity(external_id="P1", data={"extra": "ignored"}))
+    # The browser that started remembers the code: the same ID there resumes.
+    again = do_start(study, Identity(external_id="P1", data={"extra": "ignored"}), first.code)
     assert again.pk == first.pk
     assert Participant.objects.filter(study=study).count() == 1
 
@@ -89,7 +74,7 @@ def test_a_full_study_turns_newcomers_away_but_not_its_own_participants():
     with pytest.raises(StudyFull):
         start(study, "P3")
     assert not Participant.objects.filter(external_id="P3").exists()
-    assert start(study, "P1").pk == one.pk
+    assert do_start(study, Identity(external_id="P1"), one.code).pk == one.pk
     # A participant who stopped responding past the cutoff frees the place.
     Participant.objects.filter(pk=two.pk).update(
         last_seen_at=timezone.now() - timedelta(minutes=study.active_cutoff_minutes + 1)
@@ -257,7 +242,7 @@ def test_a_submit_racing_another_returns_the_stored_answer(shown):
     # The first look finds it unanswered, as it would while the other request is still writing;
     # the insert then meets the stored row and writes nothing.
     unanswered = CurrentItem(item, answered=False, previous_answered=True)
-    with mock.patch("surveys.participation.flow._item_at", return_value=unanswered):
+    with mock.patch("surveys.participation.answers._item_at", return_value=unanswered):
         answer = do_record_answer(participant, 1, "5", "")
     assert not answer.created and answer.response.pk == stored.pk
     assert list(Response.objects.values_list("score", flat=True)) == [2]
@@ -321,14 +306,13 @@ def test_an_unconsented_participant_cannot_answer():
     assert not Response.objects.exists()
 
 
-def test_a_closed_study_takes_no_answers(shown):
+def test_a_closed_study_still_takes_the_answers_of_people_in_it(shown):
     participant, _ = shown
     participant.study.status = StudyStatus.CLOSED
     participant.study.save()
-    with pytest.raises(StudyClosed) as raised:
-        do_record_answer(participant, 1, "3", "")
-    assert raised.value.status == 410
-    assert not Response.objects.exists()
+    # Closing stops new entries only.
+    assert do_record_answer(participant, 1, "3", "").created
+    assert Response.objects.count() == 1
 
 
 def test_an_answer_faster_than_the_minimum_time_is_refused():

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from surveys.models import Participant, ParticipantStatus, Response
-from tests.browser import page  # noqa: F401 - fixture
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.browsing import READY, agree, answer, current_position
+from tests.surveys.participation.fixtures import build_study
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,43 +17,19 @@ pytestmark = [
     pytest.mark.usefixtures("media"),
 ]
 
-READY = "form#answer[data-ready=true]"
 
-
-def agree(page, url: str) -> None:  # noqa: F811
-    page.goto(url)
-    page.get_by_role("button", name="I agree").click()
-    page.wait_for_url("**/instructions/")
-    page.get_by_role("link", name="Start").click()
-    page.wait_for_url("**/q/1/")
-
-
-def answer(page, score: int) -> None:  # noqa: F811
-    """Rate the question on screen with the mouse and wait for the next page."""
-    before = page.url
-    page.wait_for_selector(READY)
-    page.get_by_role("radio", name=re.compile(rf"^{score}\b")).check()
-    page.get_by_role("button", name="Next").click()
-    page.wait_for_function("url => window.location.href !== url", arg=before)
-    page.wait_for_load_state()
-
-
-def current_position(page) -> int:  # noqa: F811
-    match = re.search(r"/q/(\d+)/$", page.url)
-    assert match, page.url
-    return int(match.group(1))
-
-
-def test_the_whole_way_from_the_link_to_the_completion_code(live_server, page):  # noqa: F811
-    built = build_study()
+def test_the_whole_way_from_the_link_to_the_completion_code(live_server, page):
+    built = build_study(practice=True)
     page.goto(f"{live_server.url}/s/{built.study.code}/")
     assert page.get_by_role("heading", name="Before you start").is_visible()
     assert built.study.consent_text in page.inner_text("main")
     page.get_by_role("button", name="I agree").click()
     page.wait_for_url("**/instructions/")
-    # The example's pictures load, under the neutral alt texts.
-    for alt in ("Original picture", "Picture with highlighted region"):
-        assert page.get_by_alt_text(alt).evaluate("img => img.naturalWidth") > 0
+    # The two practice pictures load, under neutral alt texts.
+    for alt in ("Original practice picture", "Practice picture with highlighted region"):
+        for n in range(2):
+            picture = page.get_by_alt_text(alt, exact=True).nth(n)
+            assert picture.evaluate("img => img.naturalWidth") > 0
     page.get_by_role("link", name="Start").click()
     participant = Participant.objects.get()
     total = participant.items.count()
@@ -75,7 +51,7 @@ def test_the_whole_way_from_the_link_to_the_completion_code(live_server, page): 
     assert all(r.client_rt_ms is not None and r.server_rt_ms is not None for r in stored)
 
 
-def test_reload_back_and_a_new_device_resume_at_the_first_unanswered(live_server, page):  # noqa: F811
+def test_reload_back_and_a_new_device_resume_at_the_first_unanswered(live_server, page):
     built = build_study()
     agree(page, f"{live_server.url}/s/{built.study.code}/")
     answer(page, 2)
@@ -87,7 +63,8 @@ def test_reload_back_and_a_new_device_resume_at_the_first_unanswered(live_server
     page.wait_for_load_state()
     assert current_position(page) == 3
     resume = page.locator("a.resume-link").get_attribute("href")
-    assert resume and "?pid=" in resume
+    # The resume link carries the participant's random code, never the recruiter's ID.
+    assert resume and "/p/" in resume and "pid" not in resume
     other_device = page.context.browser.new_context()
     try:
         phone = other_device.new_page()
@@ -102,7 +79,7 @@ def test_reload_back_and_a_new_device_resume_at_the_first_unanswered(live_server
     assert list(Response.objects.order_by("position").values_list("score", flat=True)) == [2, 4, 5]
 
 
-def test_a_double_click_or_a_re_post_stores_one_answer(live_server, page):  # noqa: F811
+def test_a_double_click_or_a_re_post_stores_one_answer(live_server, page):
     built = build_study()
     agree(page, f"{live_server.url}/s/{built.study.code}/")
     page.wait_for_selector(READY)
@@ -116,7 +93,7 @@ def test_a_double_click_or_a_re_post_stores_one_answer(live_server, page):  # no
     assert list(Response.objects.values_list("position", "score")) == [(1, 3)]
 
 
-def test_the_keyboard_alone_answers_every_question(live_server, page):  # noqa: F811
+def test_the_keyboard_alone_answers_every_question(live_server, page):
     built = build_study()
     page.goto(f"{live_server.url}/s/{built.study.code}/")
     page.keyboard.press("Tab")
@@ -148,7 +125,7 @@ def test_the_keyboard_alone_answers_every_question(live_server, page):  # noqa: 
     assert scores == [2] + [1 + p % 5 for p in range(2, total + 1)]
 
 
-def test_a_phone_shows_pictures_and_scale_without_sideways_scrolling(live_server, page):  # noqa: F811
+def test_a_phone_shows_pictures_and_scale_without_sideways_scrolling(live_server, page):
     built = build_study()
     phone = page.context.browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
@@ -180,7 +157,7 @@ def test_a_phone_shows_pictures_and_scale_without_sideways_scrolling(live_server
     assert list(Response.objects.values_list("score", flat=True)) == [4]
 
 
-def test_the_scale_waits_for_the_minimum_time(live_server, page):  # noqa: F811
+def test_the_scale_waits_for_the_minimum_time(live_server, page):
     built = build_study(min_seconds_per_question=0.5)
     agree(page, f"{live_server.url}/s/{built.study.code}/")
     page.wait_for_function(

@@ -12,8 +12,8 @@ from surveys.models import Participant, ParticipantStatus
 from surveys.recruiting.panel import PanelRecruiter, check_panel_config
 from surveys.recruiting.registry import RecruiterConfigError, get_recruiter
 from surveys.studies.spec import SpecError, check_study_spec
-from tests.surveys.test_build_support import spec_data
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
+from tests.surveys.studies.fixtures import spec_data
 
 SONA = {
     "id_parameter": "survey_code",
@@ -108,8 +108,10 @@ def test_the_same_panel_id_resumes_and_without_a_template_the_code_is_shown():
     study = build_study(recruiter="panel", recruiter_config={"id_parameter": "pid"}).study
     client = Client()
     first = client.get(f"/s/{study.code}/?pid=ABC", follow=True).redirect_chain[-1][0]
-    again = Client().get(f"/s/{study.code}/?pid=ABC", follow=True).redirect_chain[-1][0]
+    again = client.get(f"/s/{study.code}/?pid=ABC", follow=True).redirect_chain[-1][0]
     assert first == again and Participant.objects.count() == 1
+    # Only the browser that started (or the resume link): the ID alone opens nothing.
+    assert Client().get(f"/s/{study.code}/?pid=ABC").status_code == 409
     participant = Participant.objects.get()
     participant.status = ParticipantStatus.COMPLETED
     participant.save()

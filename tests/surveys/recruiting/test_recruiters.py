@@ -21,7 +21,7 @@ from surveys.recruiting.registry import (
     UnknownRecruiter,
     get_recruiter,
 )
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
 
 pytestmark = pytest.mark.usefixtures("media")
 
@@ -76,7 +76,10 @@ def test_the_link_gives_the_researcher_a_link_and_the_participant_a_resume_link(
     request = RequestFactory().get("/")
     assert link.participant_link(study) == f"/s/{study.code}/"
     assert link.participant_link(study, request) == f"http://testserver/s/{study.code}/"
-    assert link.resume_url(participant, request).endswith(f"/s/{study.code}/?pid=P+1%262")
+    # The resume link carries the participant's random code, never the recruiter's ID.
+    assert link.resume_url(participant, request) == (
+        f"http://testserver/s/{study.code}/p/{participant.code}/"
+    )
     assert link.completion(participant) == Completion(code=study.completion_code)
 
 

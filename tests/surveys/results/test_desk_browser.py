@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 
-from tests.browser import page  # noqa: F401 - fixture
-from tests.surveys.factories import ParticipantFactory, ResponseFactory, StaffFactory
-from tests.surveys.storage import private_media
-from tests.surveys.test_desk_study import (
+from tests.surveys.browsing import DESKTOP, PHONE, log_in
+from tests.surveys.factories import ParticipantFactory, ResponseFactory
+from tests.surveys.results.fixtures import (
     DeskStudy,
-    build_desk_study,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 # The fragment polls every 5 s; allow two rounds.
 REFRESH_TIMEOUT_MS = 12_000
 
 
-@pytest.fixture
-def desk_study(db: None, settings: Any, tmp_path: Path) -> DeskStudy:
-    private_media(settings, tmp_path)
-    return build_desk_study()
-
-
-def log_in(page, live_server) -> None:  # noqa: F811
-    client = Client()
-    client.force_login(StaffFactory(username="desk-researcher"))
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-    )
-
-
-def figure_loaded(page) -> bool:  # noqa: F811
+def figure_loaded(page) -> bool:
     return bool(
         page.eval_on_selector(".figure img", "img => img.complete && img.naturalWidth > 300")
     )
@@ -48,7 +26,7 @@ def figure_loaded(page) -> bool:  # noqa: F811
 
 def test_desk_refreshes_live_and_reads_on_a_phone(
     live_server,
-    page,  # noqa: F811
+    page,
     desk_study: DeskStudy,
     tmp_path: Path,
 ) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,19 +14,10 @@ from django.urls import reverse
 import analysis
 from surveys.results.views import NO_FIGURE
 from tests.surveys.factories import ConditionFactory, StudyFactory
-from tests.surveys.storage import private_media
-from tests.surveys.test_desk_study import (
+from tests.surveys.results.fixtures import (
     LABELS,
     DeskStudy,
-    build_desk_study,
 )
-
-
-@pytest.fixture
-def desk_study(db: None, settings: Any, tmp_path: Path) -> DeskStudy:
-    private_media(settings, tmp_path)
-    return build_desk_study()
-
 
 DESK_PAGES = ["desk", "desk_live", "desk_figure", "desk_export"]
 

@@ -11,17 +11,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.surveys.factories import ConditionFactory, StudyFactory
-from tests.surveys.storage import private_media
-from tests.surveys.test_desk_study import (
+from tests.surveys.results.fixtures import (
     DeskStudy,
     build_desk_study,
 )
-
-
-@pytest.fixture
-def desk_study(db: None, settings: Any, tmp_path: Path) -> DeskStudy:
-    private_media(settings, tmp_path)
-    return build_desk_study()
+from tests.surveys.storage import private_media
 
 
 def export(*args: str) -> str:

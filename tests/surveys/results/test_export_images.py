@@ -35,7 +35,7 @@ from tests.surveys.factories import (
     RunFactory,
     StudyFactory,
 )
-from tests.surveys.readback import read_responses_csv
+from tests.surveys.results.readback import read_responses_csv
 from tests.surveys.storage import private_media
 
 IMAGES = ("007", "001.Bird/img_b.png", "001.Bird/img_c.png", "002.Bird/img_d.png")

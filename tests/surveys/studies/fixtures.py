@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from surveys.models import Prototype, Run, RunClass
@@ -63,11 +62,6 @@ def make_catalogue(pool_run: Path, protopnet_run: Path, tree_run: Path) -> dict[
     }
 
 
-@pytest.fixture
-def catalogue(db, pool_run: Path, protopnet_run: Path, tree_run: Path) -> dict[str, Run]:
-    return make_catalogue(pool_run, protopnet_run, tree_run)
-
-
 def spec_data(**overrides: Any) -> dict[str, Any]:
     """A valid spec over the three runs (6 images per dataset, so 3 divides it)."""
     data: dict[str, Any] = {
@@ -95,13 +89,3 @@ def spec_data(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
-
-
-def test_registered_runs_mirror_their_directories(catalogue: dict[str, Run]) -> None:
-    # given the three runs registered from their files
-    for run in catalogue.values():
-        # then every prototype of projection.json is a row with at least one class
-        records = json.loads((Path(run.run_dir) / "projection.json").read_text())["prototypes"]
-        assert run.prototypes.count() == len(records)
-        assert run.classes.count() == run.num_classes
-    assert catalogue["tree"].kind == "prototree"

@@ -3,6 +3,7 @@ prototypes of the image's class, and gold trials in every set."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from surveys.studies.gold import background_spot
 from surveys.studies.inputs import image_id
 from surveys.studies.lifecycle import do_save_study
 from surveys.studies.spec import check_study_spec
-from tests.surveys.test_build_support import LABELS, catalogue, spec_data  # noqa: F401
+from tests.surveys.studies.fixtures import LABELS, spec_data
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def _labels(dataset_dir: Path) -> dict[str, int]:
     return {image_id(s, dataset_dir): s.label for s in [*index.train, *index.test]}
 
 
-def test_every_cell_shows_each_condition_equally_often_and_each_image_once(catalogue):  # noqa: F811
+def test_every_cell_shows_each_condition_equally_often_and_each_image_once(catalogue):
     # given three conditions on one dataset and 6 images
     study = _save(questions_per_dataset=6)
     cells = _cells(study)
@@ -64,7 +65,7 @@ def test_every_cell_shows_each_condition_equally_often_and_each_image_once(catal
     assert set(stimuli_seen) == set(regular_stimuli.values_list("id", flat=True))
 
 
-def test_each_image_has_one_stimulus_per_condition_of_its_class(catalogue):  # noqa: F811
+def test_each_image_has_one_stimulus_per_condition_of_its_class(catalogue):
     study = _save()
     labels = _labels(Path(catalogue["pool"].dataset_dir))
     regular = Stimulus.objects.filter(study=study, questions__kind=QuestionKind.REGULAR)
@@ -72,18 +73,18 @@ def test_each_image_has_one_stimulus_per_condition_of_its_class(catalogue):  # n
     assert len(per_image) == 6 and set(per_image.values()) == {3}
     for stimulus in regular.select_related("prototype", "condition__run"):
         classes = set(stimulus.prototype.classes.values_list("index", flat=True))
-        # the prototype is one the run uses for the image's class (a tree may fall back to the
-        # root, which lies on every path)
-        if stimulus.condition.run.kind == "prototree" and labels[stimulus.image_id] not in classes:
+        # the prototype is one the run uses for the image's class; a tree's is a node on the
+        # image's own path and never the root (test_prototype_rule.py checks the path)
+        if stimulus.condition.run.kind == "prototree":
             root = stimulus.condition.run.prototypes.order_by("original_index").first()
-            assert stimulus.prototype == root
+            assert stimulus.prototype != root
         else:
             assert labels[stimulus.image_id] in classes
         # runs that crop to the object box get the image's box as the crop
         assert stimulus.crop_box is not None and len(stimulus.crop_box) == 4
 
 
-def test_two_datasets_with_different_condition_counts_get_lcm_cells(catalogue):  # noqa: F811
+def test_two_datasets_with_different_condition_counts_get_lcm_cells(catalogue):
     # given two conditions on one dataset label and one on another
     conditions = [
         {"run": LABELS["pool"], "label": "ProtoPool", "dataset": "Birds-A"},
@@ -100,7 +101,7 @@ def test_two_datasets_with_different_condition_counts_get_lcm_cells(catalogue): 
         assert regular == {"ProtoPool": 2, "ProtoPNet-sim": 2, "ProtoTree": 4}
 
 
-def test_indivisible_counts_are_as_close_as_possible_and_logged(catalogue):  # noqa: F811
+def test_indivisible_counts_are_as_close_as_possible_and_logged(catalogue):
     result = do_save_study(check_study_spec(spec_data(questions_per_dataset=5)))
     assert any("do not divide evenly" in note for note in result.notes)
     for cell in _cells(result.study):
@@ -108,7 +109,7 @@ def test_indivisible_counts_are_as_close_as_possible_and_logged(catalogue):  # n
         assert sum(counts.values()) == 5 and max(counts.values()) - min(counts.values()) <= 1
 
 
-def test_gold_items_are_in_every_cell_with_expected_answers(catalogue):  # noqa: F811
+def test_gold_items_are_in_every_cell_with_expected_answers(catalogue):
     study = _save(gold_share=0.1)
     cells = _cells(study)
     regular_images = set(
@@ -128,8 +129,14 @@ def test_gold_items_are_in_every_cell_with_expected_answers(catalogue):  # noqa:
         assert gold[QuestionKind.GOLD_OBJECT].stimulus.map_override == "object"
         assert gold[QuestionKind.GOLD_BACKGROUND].gold_expected == 1
         assert gold[QuestionKind.GOLD_BACKGROUND].stimulus.map_override == "background"
-        instructed = gold[QuestionKind.INSTRUCTED]
-        assert instructed.gold_expected == 2 and "please answer 2" in instructed.instruction
+        # two instructed items, each asking explicitly for its own answer
+        instructed = sorted(
+            (q for q in cell if q.kind == QuestionKind.INSTRUCTED), key=lambda q: q.pk
+        )
+        assert [(q.gold_expected, q.instruction) for q in instructed] == [
+            (2, "Please select 2 for this picture."),
+            (4, "Please select 4 for this picture."),
+        ]
         # the repeat repeats a regular question of the same cell, with the same stimulus
         repeat = gold[QuestionKind.REPEAT]
         assert repeat.repeat_of in cell and repeat.repeat_of.kind == QuestionKind.REGULAR
@@ -142,7 +149,7 @@ def test_gold_items_are_in_every_cell_with_expected_answers(catalogue):  # noqa:
     assert all(s == shared[0] for s in shared)
 
 
-def test_background_gold_images_have_an_empty_corner(catalogue):  # noqa: F811
+def test_background_gold_images_have_an_empty_corner(catalogue):
     from PIL import Image
 
     study = _save()
@@ -150,7 +157,7 @@ def test_background_gold_images_have_an_empty_corner(catalogue):  # noqa: F811
     samples = {
         image_id(s, folder): s for s in open_dataset(folder).test + open_dataset(folder).train
     }
-    stimulus = Stimulus.objects.get(study=study, map_override="background")
+    stimulus = Stimulus.objects.get(study=study, map_override="background", practice=False)
     sample = samples[stimulus.image_id]
     with Image.open(folder / stimulus.image_id) as image:
         box = sample.bbox
@@ -158,23 +165,24 @@ def test_background_gold_images_have_an_empty_corner(catalogue):  # noqa: F811
 
 
 @pytest.mark.parametrize(
-    ("regular", "share", "expected"), [(60, 0.1, 7), (18, 0.1, 4), (18, 0.0, 0), (60, 0.5, 60)]
+    ("regular", "share", "expected"), [(60, 0.1, 7), (18, 0.1, 6), (18, 0.0, 0), (60, 0.5, 60)]
 )
 def test_gold_count_is_about_the_share_of_a_set(regular: int, share: float, expected: int):
-    # 60 regular + 7 gold: 7 / 67 = 10.4 %; at least one of each of the four kinds
+    # 60 regular + 7 gold: 7 / 67 = 10.4 %; at least two anchors, two instructed items and two
+    # repeats (the default quality checks)
     assert gold_count(regular, share) == expected
     kinds = gold_kinds(expected)
     assert len(kinds) == expected
     if expected:
-        assert kinds.count(QuestionKind.INSTRUCTED) == 1 and kinds.count(QuestionKind.REPEAT) == 1
+        assert kinds.count(QuestionKind.INSTRUCTED) == 2 and kinds.count(QuestionKind.REPEAT) == 2
 
 
-def test_no_gold_trials_when_the_share_is_zero(catalogue):  # noqa: F811
+def test_no_gold_trials_when_the_share_is_zero(catalogue):
     study = _save(gold_share=0)
     assert not Question.objects.filter(study=study).exclude(kind=QuestionKind.REGULAR).exists()
 
 
-def test_the_seed_fixes_the_design(catalogue):  # noqa: F811
+def test_the_seed_fixes_the_design(catalogue):
     def design(slug: str, seed: int) -> list[tuple[str, str, int]]:
         study = _save(slug=slug, sampling={"seed": seed})
         return sorted(
@@ -187,7 +195,7 @@ def test_the_seed_fixes_the_design(catalogue):  # noqa: F811
     assert design("c", 3) != design("d", 4)
 
 
-def test_runs_of_one_dataset_label_must_share_their_folder(catalogue, tmp_path):  # noqa: F811
+def test_runs_of_one_dataset_label_must_share_their_folder(catalogue, tmp_path):
     from surveys.common.checks import SpecError
 
     other = Run.objects.get(label=LABELS["tree"])
@@ -198,3 +206,13 @@ def test_runs_of_one_dataset_label_must_share_their_folder(catalogue, tmp_path):
     assert "conditions[2].run" in str(caught.value)
     assert "different dataset labels" in str(caught.value)
     assert not Study.objects.exists()
+
+
+def test_registered_runs_mirror_their_directories(catalogue: dict[str, Run]) -> None:
+    # given the three runs registered from their files
+    for run in catalogue.values():
+        # then every prototype of projection.json is a row with at least one class
+        records = json.loads((Path(run.run_dir) / "projection.json").read_text())["prototypes"]
+        assert run.prototypes.count() == len(records)
+        assert run.classes.count() == run.num_classes
+    assert catalogue["tree"].kind == "prototree"

@@ -10,12 +10,13 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from protopool.inference import percentile_box
 from surveys.models import Stimulus, StimulusStatus, Study, StudyStatus
-from surveys.studies.gold import object_spot, percentile_region, synthetic_map
+from surveys.studies.gold import object_spot, spot_latent
 from surveys.studies.lifecycle import do_save_study, do_start_build
 from surveys.studies.spec import check_study_spec
 from surveys.studies.tasks import RENDER_MAX_RETRIES, render_stimuli
-from tests.surveys.test_build_support import catalogue, spec_data  # noqa: F401
+from tests.surveys.studies.fixtures import spec_data
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def _build(django_capture_on_commit_callbacks, **overrides: object) -> Study:
 
 
 def test_a_build_renders_every_stimulus_once_under_opaque_names(
-    catalogue,  # noqa: F811
+    catalogue,
     media: Path,
     eager: None,
     django_capture_on_commit_callbacks,
@@ -53,7 +54,7 @@ def test_a_build_renders_every_stimulus_once_under_opaque_names(
 
 
 def test_gold_maps_sit_on_the_object_or_far_from_it(
-    catalogue,  # noqa: F811
+    catalogue,
     media: Path,
     eager: None,
     django_capture_on_commit_callbacks,
@@ -66,7 +67,7 @@ def test_gold_maps_sit_on_the_object_or_far_from_it(
     index = open_dataset(folder)
     boxes = {image_id(s, folder): s.bbox for s in [*index.train, *index.test]}
     for where in ("object", "background"):
-        stimulus = Stimulus.objects.get(study=study, map_override=where)
+        stimulus = Stimulus.objects.get(study=study, map_override=where, practice=False)
         bbox = boxes[stimulus.image_id]
         left, top, right, bottom = stimulus.box
         centre = ((left + right) / 2, (top + bottom) / 2)
@@ -78,16 +79,17 @@ def test_gold_maps_sit_on_the_object_or_far_from_it(
 
 
 def test_the_synthetic_object_map_peaks_inside_its_box():
-    activation = synthetic_map((48, 40), object_spot((10.0, 8.0, 20.0, 16.0)))
+    # one grid cell per pixel of a 48 x 40 image
+    activation = spot_latent((40, 48), (0, 0, 48, 40), object_spot((10.0, 8.0, 20.0, 16.0)))
     assert activation.shape == (40, 48)
     row, column = np.unravel_index(int(activation.argmax()), activation.shape)
     assert 10 <= column < 30 and 8 <= row < 24
-    left, top, right, bottom = percentile_region(activation, 95.0)
+    left, top, right, bottom = percentile_box(activation, 95.0)
     assert 10 <= left < right <= 30 and 8 <= top < bottom <= 24
 
 
 def test_building_again_renders_nothing_twice(
-    catalogue,  # noqa: F811
+    catalogue,
     media: Path,
     eager: None,
     django_capture_on_commit_callbacks,
@@ -108,7 +110,7 @@ def test_building_again_renders_nothing_twice(
 
 
 def test_a_batch_that_keeps_failing_is_marked_failed_after_the_retries(
-    catalogue,  # noqa: F811
+    catalogue,
     media: Path,
     eager: None,
     django_capture_on_commit_callbacks,

@@ -7,104 +7,31 @@ otherwise a SQLite file (the default in-memory test database is out of a worker'
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from django.core.management import call_command
-from django.db import connections
 
-from studyapp.celery import app as celery_app
 from surveys.models import Run, Stimulus, StimulusStatus, Study, StudyStatus
 from surveys.studies.lifecycle import do_save_study, do_start_build
 from surveys.studies.spec import check_study_spec
 from tests.surveys.storage import private_media
-from tests.surveys.test_build_support import make_catalogue, spec_data
+from tests.surveys.studies.fixtures import make_catalogue, spec_data
+from tests.surveys.workers import kill_with_children
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BUILD_TIMEOUT_S = 120
 OPAQUE_NAME = re.compile(r"^stimuli/[a-z2-9]{16}\.png$")
-PRIVATE_REDIS_DB = 12
-
-
-@pytest.fixture
-def shared_database(transactional_db, tmp_path: Path) -> Iterator[str]:
-    """The URL of this test's database, as a worker process can reach it."""
-    connection = connections["default"]
-    settings = connection.settings_dict
-    if connection.vendor == "postgresql":
-        password = f":{quote(settings['PASSWORD'])}" if settings.get("PASSWORD") else ""
-        port = f":{settings['PORT']}" if settings.get("PORT") else ""
-        host = settings.get("HOST") or "127.0.0.1"
-        yield f"postgres://{settings['USER']}{password}@{host}{port}/{settings['NAME']}"
-        return
-    # SQLite: point this process at a file for the test. Closing the in-memory test database's
-    # connection would drop it, so it is set aside and put back afterwards.
-    path = tmp_path / "shared.sqlite3"
-    memory_name, memory_connection = settings["NAME"], connection.connection
-    connection.connection = None
-    settings["NAME"] = str(path)
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-        yield f"sqlite:///{path}"
-    finally:
-        connection.close()
-        settings["NAME"] = memory_name
-        connection.connection = memory_connection
 
 
 @pytest.fixture
 def catalogue(shared_database: str, pool_run: Path, protopnet_run: Path, tree_run: Path):
     """The runs in the catalogue of the database the workers share."""
     return make_catalogue(pool_run, protopnet_run, tree_run)
-
-
-def _reset_broker_connections() -> None:
-    # The app keeps its broker connection and producer pools; new settings need new ones.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Point this process's Celery app at the worker's broker; the worker's environment."""
-    kind = request.param
-    saved = {k: celery_app.conf[k] for k in ("broker_url", "broker_transport_options")}
-    env: dict[str, str] = {}
-    if kind == "redis":
-        from tests.conftest import service_url
-
-        url = urlunsplit(urlsplit(service_url("redis"))._replace(path=f"/{PRIVATE_REDIS_DB}"))
-        env = {"CELERY_BROKER_URL": url, "CELERY_RESULT_BACKEND": url}
-        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = url, {}
-    else:
-        folder = tmp_path / "var" / "broker"
-        for sub in ("queue", "processed", "control"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        celery_app.conf.broker_url = "filesystem://localhost//"
-        celery_app.conf.broker_transport_options = {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-            "store_processed": False,
-        }
-    _reset_broker_connections()
-    yield env
-    celery_app.conf.update(saved)
-    _reset_broker_connections()
-    if kind == "redis":
-        import redis
-
-        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
 
 
 @pytest.fixture
@@ -189,17 +116,6 @@ def test_a_worker_renders_the_build_under_opaque_names(
     assert set(Stimulus.objects.filter(study=study).values_list("attempts", flat=True)) == {1}
 
 
-def _kill_with_children(process: subprocess.Popen) -> None:
-    """SIGKILL the worker and its pool processes at once, as a crashed machine would stop."""
-    children_file = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    children = [int(pid) for pid in children_file.read_text().split()]
-    process.send_signal(signal.SIGKILL)
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(timeout=20)
-
-
 # The file-system broker is the hard case: it forgets a message once a worker has taken it, so
 # only the resume on a worker's start can bring the killed worker's batch back.
 @pytest.mark.parametrize("broker", ["filesystem"], indirect=True)
@@ -219,7 +135,7 @@ def test_a_build_survives_a_killed_worker(
     done = Stimulus.objects.filter(study=study, status=StimulusStatus.DONE)
     _wait_for(lambda: done.count() >= 2, "the first stimuli")
     # when the worker is killed mid-build
-    _kill_with_children(first)
+    kill_with_children(first)
     pending = Stimulus.objects.filter(study=study).exclude(status=StimulusStatus.DONE)
     assert pending.exists(), "the build finished before the worker could be killed"
     assert _status(study) == StudyStatus.BUILDING

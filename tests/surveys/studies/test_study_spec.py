@@ -23,10 +23,10 @@ from surveys.models import (
 from surveys.studies.lifecycle import do_save_study
 from surveys.studies.spec import SpecError, check_study_spec
 from tests.surveys.factories import ParticipantFactory
-from tests.surveys.test_build_support import LABELS, catalogue, spec_data  # noqa: F401
+from tests.surveys.studies.fixtures import LABELS, spec_data
 
 pytestmark = pytest.mark.django_db
-EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "studies" / "example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "studies" / "example.yaml"
 
 
 def _nothing_stored() -> None:
@@ -38,14 +38,21 @@ def _save(data: dict[str, Any]):
     return do_save_study(check_study_spec(data))
 
 
-def test_a_valid_spec_stores_a_draft_with_its_whole_design(catalogue):  # noqa: F811
+def test_a_valid_spec_stores_a_draft_with_its_whole_design(catalogue):
     result = _save(spec_data())
     study = result.study
     assert result.created and result.redesigned
     assert study.status == StudyStatus.DRAFT
     assert (study.slug, study.title, study.currency) == ("tiny-study", "Tiny saliency study", "GBP")
     assert study.reward == Decimal("1.50") and study.estimated_minutes == 5
-    assert study.sampling == {"seed": 7, "split": "test"} and study.seed == 7
+    assert study.sampling == {
+        "seed": 7,
+        "split": "test",
+        "prototype_rule": "random",
+        "question_sets": "latin_square",
+        "protocol": "",
+    }
+    assert study.seed == 7
     assert study.consent_text.startswith("You agree")
     # the one style is stored whole, with the two-picture pair the survey shows
     assert study.style["pair"] == "separate" and study.style["colormap"] == "jet"
@@ -62,7 +69,7 @@ def test_a_valid_spec_stores_a_draft_with_its_whole_design(catalogue):  # noqa: 
     assert any("Latin square" in note for note in result.notes)
 
 
-def test_runs_are_found_by_label_code_or_directory(catalogue):  # noqa: F811
+def test_runs_are_found_by_label_code_or_directory(catalogue):
     conditions = [
         {"run": LABELS["pool"], "label": "A"},
         {"run": catalogue["pnet"].code, "label": "B"},
@@ -135,7 +142,7 @@ BAD_SPECS = [
 
 @pytest.mark.parametrize(("change", "field", "fix"), BAD_SPECS)
 def test_each_invalid_field_is_named_with_its_fix_and_nothing_is_stored(
-    catalogue,  # noqa: F811
+    catalogue,
     change: dict[str, Any],
     field: str,
     fix: str,
@@ -151,7 +158,7 @@ def test_each_invalid_field_is_named_with_its_fix_and_nothing_is_stored(
     _nothing_stored()
 
 
-def test_every_problem_is_reported_at_once(catalogue):  # noqa: F811
+def test_every_problem_is_reported_at_once(catalogue):
     with pytest.raises(SpecError) as caught:
         _save(spec_data(slug="bad slug", gold_share=2, currency="pounds", reward="x"))
     assert {p.field for p in caught.value.problems} == {"slug", "gold_share", "currency", "reward"}
@@ -164,7 +171,7 @@ def test_a_spec_that_is_not_a_mapping_is_refused(db):
         check_study_spec(["slug: x"])
 
 
-def test_saving_the_same_spec_again_keeps_the_design_and_updates_the_rest(catalogue):  # noqa: F811
+def test_saving_the_same_spec_again_keeps_the_design_and_updates_the_rest(catalogue):
     first = _save(spec_data())
     stimuli = set(Stimulus.objects.values_list("id", flat=True))
     # when the same design is saved with new texts and pay
@@ -179,7 +186,7 @@ def test_saving_the_same_spec_again_keeps_the_design_and_updates_the_rest(catalo
     assert any("Latin square" in note for note in again.notes)
 
 
-def test_a_changed_design_replaces_the_drafts(catalogue):  # noqa: F811
+def test_a_changed_design_replaces_the_drafts(catalogue):
     _save(spec_data())
     old = set(Stimulus.objects.values_list("id", flat=True))
     result = _save(spec_data(sampling={"seed": 8}, questions_per_dataset=3))
@@ -188,7 +195,7 @@ def test_a_changed_design_replaces_the_drafts(catalogue):  # noqa: F811
     assert Stimulus.objects.filter(questions__kind="regular").distinct().count() == 3 * 3
 
 
-def test_a_study_with_participants_is_never_changed(catalogue):  # noqa: F811
+def test_a_study_with_participants_is_never_changed(catalogue):
     study = _save(spec_data()).study
     ParticipantFactory(study=study)
     stimuli = set(Stimulus.objects.values_list("id", flat=True))
@@ -200,21 +207,21 @@ def test_a_study_with_participants_is_never_changed(catalogue):  # noqa: F811
     assert set(Stimulus.objects.values_list("id", flat=True)) == stimuli
 
 
-def test_an_open_study_keeps_its_design(catalogue):  # noqa: F811
+def test_an_open_study_keeps_its_design(catalogue):
     study = _save(spec_data()).study
     Study.objects.filter(pk=study.pk).update(status=StudyStatus.OPEN)
     with pytest.raises(SpecError, match="close it before changing its design"):
         _save(spec_data(sampling={"seed": 99}))
 
 
-def test_a_side_by_side_style_is_rendered_as_two_files_with_a_note(catalogue):  # noqa: F811
+def test_a_side_by_side_style_is_rendered_as_two_files_with_a_note(catalogue):
     result = _save(spec_data(style={"pair": "side_by_side", "colormap": "turbo"}))
     assert result.study.style["pair"] == "separate"
     assert result.study.style["colormap"] == "turbo"
     assert any("side_by_side is rendered as separate files" in note for note in result.notes)
 
 
-def test_the_documented_example_is_a_valid_spec(catalogue):  # noqa: F811
+def test_the_documented_example_is_a_valid_spec(catalogue):
     # the example names the demo's runs by the labels the catalogue fixture uses
     data = yaml.safe_load(EXAMPLE.read_text())
     data["questions_per_dataset"] = 6  # the tiny dataset's test split holds 18 images
@@ -230,7 +237,7 @@ def _write_spec(tmp_path: Path, **changes: Any) -> Path:
 
 
 def test_the_command_stores_the_design_and_prints_the_build_log(
-    catalogue,  # noqa: F811
+    catalogue,
     tmp_path: Path,
     capsys,
 ):
@@ -246,7 +253,7 @@ def test_the_command_stores_the_design_and_prints_the_build_log(
 
 
 def test_the_command_reports_every_problem_and_stores_nothing(
-    catalogue,  # noqa: F811
+    catalogue,
     tmp_path: Path,
 ):
     path = _write_spec(tmp_path, gold_share=0.7, conditions=[{"run": "ghost", "label": "A"}])
@@ -271,7 +278,7 @@ def test_the_command_refuses_a_missing_or_broken_file(db, tmp_path: Path, conten
 
 @pytest.mark.django_db(transaction=True)
 def test_the_command_builds_and_waits_until_ready(
-    catalogue,  # noqa: F811
+    catalogue,
     tmp_path: Path,
     media: Path,
     eager: None,
@@ -280,7 +287,7 @@ def test_the_command_builds_and_waits_until_ready(
     # the tasks run in this process the moment the committed build queues them
     call_command("build_study", str(_write_spec(tmp_path)), "--wait", "--timeout", "60")
     out = capsys.readouterr().out
-    assert "21 stimulus/stimuli queued for rendering" in out and "status: Ready" in out
+    assert "24 stimulus/stimuli queued for rendering" in out and "status: Ready" in out
     assert Study.objects.get().status == StudyStatus.READY
     # run again, it renders nothing
     call_command("build_study", str(_write_spec(tmp_path)), "--wait")

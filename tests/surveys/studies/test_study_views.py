@@ -15,7 +15,7 @@ from surveys.studies.forms import DEFAULT_CONSENT, DEFAULT_DEBRIEF, DEFAULT_INST
 from surveys.studies.lifecycle import do_save_study
 from surveys.studies.spec import check_study_spec
 from tests.surveys.factories import StudyFactory
-from tests.surveys.test_build_support import catalogue, spec_data  # noqa: F401
+from tests.surveys.studies.fixtures import spec_data
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ POST_ACTIONS = ["study_build", "study_open", "study_close"]
 
 
 @pytest.fixture
-def study(catalogue) -> Study:  # noqa: F811
+def study(catalogue) -> Study:
     return do_save_study(check_study_spec(spec_data())).study
 
 
@@ -71,7 +71,7 @@ def test_an_unknown_study_is_404(staff_client: Client, db):
     assert staff_client.get(reverse("surveys:study_detail", args=["nope"])).status_code == 404
 
 
-def _form(catalogue: dict, **changes: Any) -> dict[str, Any]:  # noqa: F811
+def _form(catalogue: dict, **changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "title": "Form study",
         "slug": "form-study",
@@ -105,13 +105,13 @@ def _form(catalogue: dict, **changes: Any) -> dict[str, Any]:  # noqa: F811
     return data
 
 
-def test_the_form_offers_the_catalogues_runs(staff_client: Client, catalogue):  # noqa: F811
+def test_the_form_offers_the_catalogues_runs(staff_client: Client, catalogue):
     page = staff_client.get(reverse("surveys:study_new")).content.decode()
     for run in catalogue.values():
         assert run.code in page and run.label in page
 
 
-def test_the_form_creates_a_draft_with_its_design(staff_client: Client, catalogue):  # noqa: F811
+def test_the_form_creates_a_draft_with_its_design(staff_client: Client, catalogue):
     response = staff_client.post(reverse("surveys:study_new"), _form(catalogue))
     assert response.status_code == 302, response.content.decode()[:2000]
     study = Study.objects.get(slug="form-study")
@@ -119,12 +119,13 @@ def test_the_form_creates_a_draft_with_its_design(staff_client: Client, catalogu
     assert study.status == StudyStatus.DRAFT and study.created_by.username == "researcher"
     assert list(study.conditions.values_list("label", flat=True)) == ["ProtoPool", "ProtoTree"]
     assert study.currency == "EUR" and study.exclusion_rules["max_gold_failures"] == 1
-    assert study.stimuli.filter(status=StimulusStatus.PENDING).count() == 6 * 2 + 3
+    # regular, two anchors, two instructed items and two practice pictures
+    assert study.stimuli.filter(status=StimulusStatus.PENDING).count() == 6 * 2 + 6
 
 
 def test_the_form_sets_up_a_recruiter_with_its_settings(
     staff_client: Client,
-    catalogue,  # noqa: F811
+    catalogue,
 ):
     settings_yaml = "id_parameter: sona_id\ncompletion_url: https://panel.example.org/done?c={code}"
     response = staff_client.post(
@@ -165,7 +166,7 @@ def test_the_form_sets_up_a_recruiter_with_its_settings(
 )
 def test_bad_form_input_is_a_400_that_stores_nothing(
     staff_client: Client,
-    catalogue,  # noqa: F811
+    catalogue,
     changes: dict[str, str],
     message: str,
 ):
@@ -175,7 +176,7 @@ def test_bad_form_input_is_a_400_that_stores_nothing(
     assert not Study.objects.exists() and not Stimulus.objects.exists()
 
 
-def test_a_taken_slug_is_refused_by_the_form(staff_client: Client, study: Study, catalogue):  # noqa: F811
+def test_a_taken_slug_is_refused_by_the_form(staff_client: Client, study: Study, catalogue):
     response = staff_client.post(reverse("surveys:study_new"), _form(catalogue, slug=study.slug))
     assert response.status_code == 400
     assert "pick another slug" in response.content.decode()
@@ -186,7 +187,8 @@ def test_the_detail_page_summarises_the_design(staff_client: Client, study: Stud
     page = staff_client.get(_url("study_detail", study)).content.decode()
     expected = [
         *("ProtoPool", "ProtoPNet-sim", "ProtoTree", "Question sets", "Gold trials"),
-        *("please answer 2", "Latin square", "0</strong> of 21 stimuli rendered", ">Build<"),
+        *("Please select 2 for this picture.", "Latin square"),
+        *("0</strong> of 24 stimuli rendered", ">Build<"),
     ]
     for text in expected:
         assert text in page, text
@@ -215,7 +217,7 @@ def test_building_from_the_page_renders_and_the_fragment_stops_polling(
     fragment = staff_client.get(_url("study_progress", study), HTTP_HX_REQUEST="true")
     body = fragment.content.decode()
     assert "hx-trigger" not in body and fragment["HX-Refresh"] == "true"
-    assert 'aria-valuenow="21"' in body and "21</strong> of 21" in body
+    assert 'aria-valuenow="24"' in body and "24</strong> of 24" in body
 
 
 def test_a_study_opens_only_when_ready_and_closes_when_open(staff_client: Client, study: Study):
@@ -250,4 +252,4 @@ def test_the_list_shows_status_and_progress(staff_client: Client, study: Study):
     )
     page = staff_client.get(reverse("surveys:studies")).content.decode()
     assert study.title in page and "Draft" in page
-    assert "5/21" in page and "1 failed" in page
+    assert "5/24" in page and "1 failed" in page

@@ -1,4 +1,4 @@
-"""Shared rows, stubbed MTurk clients and answers for the ``test_mturk*`` modules (no tests here).
+"""Shared rows, stubbed MTurk clients and answers for the MTurk tests (no tests here).
 
 Every MTurk call in these tests goes through a real boto3 ``mturk`` client with botocore's
 ``Stubber`` activated, which checks each request's parameters against MTurk's service model and
@@ -23,7 +23,7 @@ from surveys.recruiting.mturk.client import MTurkSession, open_session
 from surveys.recruiting.mturk.config import check_mturk_config
 from surveys.recruiting.mturk.plans import ActionInput
 from surveys.recruiting.mturk.publish import do_publish, token_prefix
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
 
 SITE = "https://study.example.org"
 CREATED = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)

@@ -26,9 +26,10 @@ from django.test import Client
 from django.urls import include, path, reverse
 
 from surveys.models import LedgerEntry, Participant, ParticipantStatus
-from tests.browser import page  # noqa: F401 - fixture
+from tests.surveys.browsing import DESKTOP, PHONE
 from tests.surveys.factories import StaffFactory
-from tests.surveys.test_mturk_fixtures import add_submission, mturk_study, publish, take_part
+from tests.surveys.recruiting.fixtures import grant_pay
+from tests.surveys.recruiting.mturk.fixtures import add_submission, mturk_study, publish, take_part
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,8 +38,6 @@ pytestmark = [
     pytest.mark.urls(__name__),
 ]
 READY = "form#answer[data-ready=true]"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 SUBMIT_TIMEOUT_S = 15
 HIT_ID = "3HYV4299H0WQ8BK4OQ7FYBTY5SN8ED"
 
@@ -105,7 +104,7 @@ def frame_url(live_server, study, **params: str) -> str:
 
 def test_a_worker_previews_accepts_answers_and_submits_from_the_frame(
     live_server,
-    page,  # noqa: F811
+    page,
     submit_host,
     shots,
 ):
@@ -145,7 +144,7 @@ def test_a_worker_previews_accepts_answers_and_submits_from_the_frame(
     assert participant.responses.count() == total
 
 
-def test_the_submit_button_works_without_scripts(live_server, page, submit_host, shots):  # noqa: F811
+def test_the_submit_button_works_without_scripts(live_server, page, submit_host, shots):
     study = mturk_study(participants_wanted=9)
     publish(study, ["HITBROWSER"])
     participant = take_part(study, "ASSIGNNOJS", "AWORKERNOJS", "HITBROWSER", submit_host)
@@ -165,14 +164,14 @@ def test_the_submit_button_works_without_scripts(live_server, page, submit_host,
 
 def _log_in(tab, live_server) -> None:
     client = Client()
-    client.force_login(StaffFactory(username="mturk-researcher"))
+    client.force_login(grant_pay(StaffFactory(username="mturk-researcher")))
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     tab.context.add_cookies(
         [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
     )
 
 
-def test_the_desk_reads_on_a_laptop_and_a_phone(live_server, page, shots, monkeypatch):  # noqa: F811
+def test_the_desk_reads_on_a_laptop_and_a_phone(live_server, page, shots, monkeypatch):
     # MTurk is closed: the balance line says so (a closed port stands in for the service).
     monkeypatch.setenv("MTURK_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTING")

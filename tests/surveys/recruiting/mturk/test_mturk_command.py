@@ -11,15 +11,13 @@ from django.core.management import CommandError, call_command
 
 from surveys.models import LedgerEntry, Submission
 from tests.surveys.factories import StudyFactory
-from tests.surveys.test_mturk_fixtures import (
+from tests.surveys.recruiting.mturk.fixtures import (
     SITE,
     add_submission,
     assignment,
     expect_create,
     mturk_study,
-    stub_fixture,  # noqa: F401 - fixture
     take_part,
-    use_client_fixture,  # noqa: F401 - fixture
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]

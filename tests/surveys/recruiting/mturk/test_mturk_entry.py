@@ -9,8 +9,8 @@ from django.test import Client
 
 from surveys.models import Participant, ParticipantStatus
 from surveys.recruiting.mturk.recruiter import SUBMIT_HOSTS, allowed_submit_hosts
-from tests.surveys.test_mturk_fixtures import entry_url, mturk_study, publish, take_part
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
+from tests.surveys.recruiting.mturk.fixtures import entry_url, mturk_study, publish, take_part
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 SANDBOX_SUBMIT = "https://workersandbox.mturk.com/mturk/externalSubmit"

@@ -15,13 +15,11 @@ from surveys.recruiting.mturk.client import MTurkUnavailable, explain_mturk_erro
 from surveys.recruiting.mturk.plans import ActionInput
 from surveys.recruiting.mturk.sync import do_periodic_sync, do_sync
 from surveys.recruiting.mturk.workers import do_expire
-from tests.surveys.test_mturk_fixtures import (
+from tests.surveys.recruiting.mturk.fixtures import (
     assignment,
     mturk_study,
     publish,
     session,
-    stub_fixture,  # noqa: F401 - fixture
-    waits_fixture,  # noqa: F401 - fixture
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]

@@ -15,11 +15,10 @@ from surveys.recruiting.mturk.pay import check_approve, do_approve, do_bonus, do
 from surveys.recruiting.mturk.plans import ActionInput
 from surveys.recruiting.mturk.publish import study_hits
 from surveys.recruiting.mturk.workers import check_add, do_add, do_balance, do_block, do_expire
-from tests.surveys.test_mturk_fixtures import (
+from tests.surveys.recruiting.mturk.fixtures import (
     mturk_study,
     publish,
     session,
-    stub_fixture,  # noqa: F401 - fixture
     take_part,
 )
 
@@ -212,7 +211,7 @@ def test_a_bonus_is_paid_once_per_assignment_and_a_duplicate_token_counts_as_don
     assert outcome.done == ["ASSIGN1", "ASSIGN2"] and outcome.ok
     assert do_bonus(session(study, client), request).already == ["ASSIGN1", "ASSIGN2"]
     with pytest.raises(MTurkInputError, match="already got a bonus of 1.25 USD"):
-        do_bonus(session(study, client), ActionInput(("ASSIGN1",), amount="2.00", reason="More"))
+        do_bonus(session(study, client), ActionInput(("ASSIGN1",), amount="1.40", reason="More"))
 
 
 @pytest.mark.parametrize(

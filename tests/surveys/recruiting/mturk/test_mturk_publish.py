@@ -14,14 +14,12 @@ from surveys.recruiting.mturk.client import MTurkUnavailable
 from surveys.recruiting.mturk.money import MTurkInputError
 from surveys.recruiting.mturk.plans import ActionInput
 from surveys.recruiting.mturk.publish import check_publish, do_publish, study_hits
-from tests.surveys.test_mturk_fixtures import (
+from tests.surveys.recruiting.mturk.fixtures import (
     SITE,
     expect_create,
     hit,
     mturk_study,
     session,
-    stub_fixture,  # noqa: F401 - fixture
-    waits_fixture,  # noqa: F401 - fixture
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]

@@ -9,15 +9,13 @@ from django.test import Client
 
 from surveys.models import LedgerEntry, Submission, SubmissionStatus
 from surveys.recruiting.mturk.sync import do_sync
-from tests.surveys.test_mturk_fixtures import (
+from tests.surveys.recruiting.mturk.fixtures import (
     assignment,
     entry_url,
     mturk_study,
     publish,
     session,
-    stub_fixture,  # noqa: F401 - fixture
     take_part,
-    waits_fixture,  # noqa: F401 - fixture
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]

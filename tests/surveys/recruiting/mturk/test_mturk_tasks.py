@@ -18,8 +18,7 @@ from studyapp.celery import app as celery_app
 from surveys.models import StudyStatus, Submission
 from surveys.recruiting.mturk.sync import do_periodic_sync, syncable_study_ids
 from surveys.recruiting.mturk.tasks import BEAT_SCHEDULE, sync_open_studies
-from tests.surveys.test_build_worker import broker, shared_database  # noqa: F401 - fixtures
-from tests.surveys.test_mturk_fixtures import answer_xml, mturk_study, publish
+from tests.surveys.recruiting.mturk.fixtures import answer_xml, mturk_study, publish
 
 SYNC_TIMEOUT_S = 60
 TARGET_PREFIX = "MTurkRequesterServiceV20170117."
@@ -90,11 +89,13 @@ def test_the_schedule_names_a_registered_task_every_ten_minutes():
 def test_the_switches_and_early_returns(settings):
     on = mturk_study(participants_wanted=9)
     off = mturk_study({"auto_sync": False}, participants_wanted=9)
-    mturk_study(status=StudyStatus.CLOSED)
-    assert syncable_study_ids() == [on.pk]
+    # Closing stops new entries only: a closed study's people may still finish and be paid.
+    closed = mturk_study(status=StudyStatus.CLOSED, participants_wanted=9)
+    mturk_study(status=StudyStatus.DRAFT)
+    assert syncable_study_ids() == [on.pk, closed.pk]
     assert do_periodic_sync(on.pk) == f"study {on.slug}: no HITs yet"
     assert do_periodic_sync(off.pk) == f"study {off.slug}: periodic sync is off"
-    assert do_periodic_sync(10**9).endswith("not an open MTurk study; nothing to sync")
+    assert do_periodic_sync(10**9).endswith("not an open or closed MTurk study; nothing to sync")
     settings.SURVEYS_RECRUITER_SYNC = False
     assert sync_open_studies.apply().get() == 0
 
@@ -103,8 +104,8 @@ def test_the_switches_and_early_returns(settings):
 @pytest.mark.usefixtures("media")
 @pytest.mark.parametrize("broker", ["filesystem"], indirect=True)
 def test_a_worker_syncs_the_open_studies_through_the_mturk_protocol(
-    shared_database: str,  # noqa: F811
-    broker: dict[str, str],  # noqa: F811
+    shared_database: str,
+    broker: dict[str, str],
     start_worker,
     fake_mturk: str,
 ):

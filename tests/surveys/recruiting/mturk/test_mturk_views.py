@@ -10,14 +10,12 @@ from django.urls import reverse
 
 from surveys.models import LedgerEntry, Submission, SubmissionStatus
 from tests.surveys.factories import StudyFactory
-from tests.surveys.test_mturk_fixtures import (
+from tests.surveys.recruiting.mturk.fixtures import (
     add_submission,
     expect_create,
     mturk_study,
     publish,
-    stub_fixture,  # noqa: F401 - fixture
     take_part,
-    use_client_fixture,  # noqa: F401 - fixture
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
@@ -143,14 +141,14 @@ def test_the_balance_and_live_fragments(staff_client, use_client):
 def test_every_mturk_staff_url_is_gated_and_the_worker_page_is_not(
     settings, tmp_path, non_staff_client
 ):
-    from tests.surveys.storage import private_media
-    from tests.surveys.test_staff_access import (
+    from tests.surveys.platform.staff_pages import (
         Objects,
         clients,
         discover_pages,
         gate_failures,
         sent_to_login,
     )
+    from tests.surveys.storage import private_media
 
     private_media(settings, tmp_path)
     pages = [page for page in discover_pages(Objects()) if page.name.startswith("surveys:mturk_")]

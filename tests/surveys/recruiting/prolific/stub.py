@@ -1,33 +1,43 @@
 """A local stand-in for Prolific's API: an ``http.server`` in a thread on 127.0.0.1.
 
-It speaks the documented JSON of the calls the study app makes (studies, paged submissions with
-``_links.next``, transitions, bonus set-up and payment, errors as ``{"error": {"detail": ...}}``),
-checks the token, keeps its state in memory, and records every request so tests can count
-what went out. Like Prolific's, its bonus payment is *not* idempotent: every pay call pays
-again, so a double payment shows in ``bonus_payments``.
+It speaks the documented JSON of the calls the study app makes (studies and their projects and
+workspaces, the submissions listing ``GET /submissions/?study=`` paged by ``page`` and
+``page_size`` with ``_links.next``, a submission's detail, transitions, bonus set-up and
+payment, the webhook secret and subscriptions with their ``X-Hook-Secret`` confirmation, errors
+as ``{"error": {"detail": ...}}``), checks the token, keeps its state in memory, and records
+every request so tests can count what went out.
+
+Like Prolific's reference, and stricter than the real service may be, it refuses what the
+reference does not document: a query parameter a route does not list, a body field a call does
+not take, a value of the wrong type (400, naming it), so a client that drifts from the
+documented API fails here. ``studies/{id}/submissions/`` documents only ``ordering``.
+
+Like Prolific's, its bonus payment is *not* idempotent: every pay call pays again, so a double
+payment shows in ``bonus_payments``. Creating a workspace's hook secret replaces the old one.
 
 Failures can be scripted: ``fail_next`` answers the next matching request with an HTTP error,
 and ``hang_up_after`` makes the server do the work of a matching request and then close the
 connection without answering (the call went out, the answer was lost).
 
-``prolific_stub`` is a fixture: a running stub with ``PROLIFIC_API_URL`` and ``PROLIFIC_TOKEN``
-pointed at it. This module holds no tests.
+The webhook calls live in :mod:`.stub_hooks`. ``prolific_stub`` is a fixture: a running stub
+with ``PROLIFIC_API_URL`` and ``PROLIFIC_TOKEN`` pointed at it. This module holds no tests.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
+from tests.surveys.recruiting.prolific.stub_hooks import error, hook_route, new_id, undocumented
 
 TOKEN = "stub-token-for-tests"
 PREFIX = "/api/v1/"
@@ -40,12 +50,20 @@ STUDY_FIELDS = {
     "estimated_completion_time": int, "reward": int, "total_available_places": int,
     "prolific_id_option": str,
 }  # fmt: skip
+# The query parameters each listing documents (API reference); anything else is refused.
+SUBMISSION_FILTERS = {
+    "study", "status", "completed", "returned", "awaiting_review", "approved", "active",
+    "timeout", "ordering", "page", "page_size",
+}  # fmt: skip
+# Fields of a submission in the listing (SubmissionShort) and in its detail (the reference).
+SHORT_FIELDS = ("id", "participant_id", "status", "started_at", "completed_at", "study_id")
+DETAIL_FIELDS = (
+    "id", "started_at", "status", "study_id", "completed_at", "entered_code", "participant",
+    "bonus_payments", "return_requested",
+)  # fmt: skip
+DEFAULT_PAGE_SIZE = 20
 # The stub's own fee on bonuses (Prolific's real rate is not modelled).
 FEE_RATE = Decimal("0.25")
-
-
-def new_id() -> str:
-    return secrets.token_hex(12)
 
 
 @dataclass
@@ -59,21 +77,42 @@ class Recorded:
 
 @dataclass
 class ProlificStub:
-    """The stub's state; ``url`` is the API root to put in ``PROLIFIC_API_URL``."""
+    """The stub's state; ``url`` is the API root to put in ``PROLIFIC_API_URL``.
+
+    ``workspace_id`` is a workspace paying in GBP with one project, which every study added
+    without a ``project`` belongs to.
+    """
 
     url: str = ""
     token: str = TOKEN
     studies: dict[str, dict[str, Any]] = field(default_factory=dict)
     submissions: dict[str, dict[str, Any]] = field(default_factory=dict)
     bulk_bonuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hook_secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     pay_calls: list[str] = field(default_factory=list)
     fail_next: list[tuple[str, str, int]] = field(default_factory=list)
     hang_up_after: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    workspace_id: str = ""
+    project_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.workspace_id, self.project_id = self.add_workspace("GBP")
+
+    def add_workspace(self, currency: str) -> tuple[str, str]:
+        """A workspace paying in ``currency`` and one project in it: ``(workspace, project)``."""
+        workspace, project = new_id(), new_id()
+        self.workspaces[workspace] = {"id": workspace, "title": "Lab", "currency_code": currency}
+        self.projects[project] = {"id": project, "title": "Studies", "workspace": workspace}
+        return workspace, project
 
     def add_study(self, **fields: Any) -> str:
         study_id = new_id()
+        fields.setdefault("project", self.project_id)
         self.studies[study_id] = {"id": study_id, "status": "ACTIVE", **fields}
         return study_id
 
@@ -90,16 +129,18 @@ class ProlificStub:
             "completed_at": None if status in ("ACTIVE", "RESERVED") else "2026-11-02T10:12:00Z",
             "entered_code": "",
             "bonus_payments": [],
+            "return_requested": None,
         }
         return submission_id
+
+    def signing_secret(self, workspace_id: str | None = None) -> str:
+        """The value the workspace's deliveries are signed with ("" before one is made)."""
+        made = self.hook_secrets.get(workspace_id or self.workspace_id)
+        return str(made["value"]) if made else ""
 
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         """The recorded requests with ``method`` whose path matches the regex ``pattern``."""
         return [r for r in self.requests if r.method == method and re.search(pattern, r.path)]
-
-
-def _error(status: int, detail: Any) -> tuple[int, Any]:
-    return status, {"error": {"error_code": status * 100, "title": "Error", "detail": detail}}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -114,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
     def _handle(self, method: str) -> None:
         stub = self.server.stub
         parts = urlsplit(self.path)
@@ -123,10 +167,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        record = Recorded(method, parts.path, parse_qs(parts.query), dict(self.headers), body)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        record = Recorded(method, parts.path, query, dict(self.headers), body)
         with stub.lock:
             stub.requests.append(record)
-            status, answer = self._answer(stub, method, parts.path, record)
+            status, answer, *extra = self._answer(stub, method, parts.path, record)
             hang_up = any(m == method and re.search(p, parts.path) for m, p in stub.hang_up_after)
             if hang_up:
                 stub.hang_up_after = [
@@ -137,8 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        data = json.dumps(answer).encode()
+        data = json.dumps(answer).encode() if answer is not None else b""
         self.send_response(status)
+        for name, value in (extra[0] if extra else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -148,11 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
         for index, (m, pattern, status) in enumerate(stub.fail_next):
             if m == method and re.search(pattern, path):
                 del stub.fail_next[index]
-                return _error(status, "Scripted failure of the stub.")
+                return error(status, "Scripted failure of the stub.")
         if record.headers.get("Authorization") != f"Token {stub.token}":
-            return _error(401, "Invalid token.")
+            return error(401, "Invalid token.")
         if not path.startswith(PREFIX):
-            return _error(404, "Not found.")
+            return error(404, "Not found.")
         return _route(stub, method, path.removeprefix(PREFIX), record, self.server.base)
 
 
@@ -166,6 +213,21 @@ class _Server(ThreadingHTTPServer):
 
 
 def _route(stub: ProlificStub, method: str, path: str, record: Recorded, base: str) -> Any:
+    hooks = hook_route(stub, method, path, record)
+    if hooks is not None:
+        return hooks
+    paged = (method, path) == ("GET", "submissions/")
+    listed = re.fullmatch(r"studies/(\w+)/submissions/", path)
+    params = SUBMISSION_FILTERS if paged else {"ordering"} if listed else set()
+    # Bodies are checked where the reference lists every field; a draft study has dozens.
+    fields = {
+        "transition": {"action", "message", "rejection_category"},
+        "bonus-payments": {"study_id", "csv_bonuses"},
+        "pay": set(),
+    }.get(path.rstrip("/").rsplit("/", 1)[-1])
+    refused = undocumented(record, params, fields)
+    if refused is not None:
+        return refused
     body = record.body if isinstance(record.body, dict) else {}
     if (method, path) == ("GET", "users/me/"):
         return 200, {"id": "researcher0000000000000", "name": "Stub researcher"}
@@ -173,21 +235,34 @@ def _route(stub: ProlificStub, method: str, path: str, record: Recorded, base: s
         return _create_study(stub, body)
     if (method, path) == ("GET", "studies/"):
         return 200, {"results": list(stub.studies.values()), "_links": {"next": {"href": None}}}
-    if match := re.fullmatch(r"studies/(\w+)/", path):
-        study = stub.studies.get(match[1])
-        return (200, study) if study and method == "GET" else _error(404, "Not found.")
-    if match := re.fullmatch(r"studies/(\w+)/submissions/", path):
-        return _submissions_page(stub, match[1], record, base)
+    if paged:
+        return _submissions_page(stub, record, base)
+    if listed:
+        return _study_submissions(stub, listed[1])
+    if match := re.fullmatch(r"(studies|projects)/(\w+)/", path):
+        found = (stub.studies if match[1] == "studies" else stub.projects).get(match[2])
+        return (200, found) if found and method == "GET" else error(404, "Not found.")
+    if match := re.fullmatch(r"workspaces/(\w+)/balance/", path):
+        workspace = stub.workspaces.get(match[1])
+        if workspace is None or method != "GET":
+            return error(404, "Not found.")
+        return 200, {"currency_code": workspace["currency_code"], "total_balance": 0,
+                     "available_balance": 0}  # fmt: skip
     if match := re.fullmatch(r"submissions/(\w+)/", path):
         found = stub.submissions.get(match[1])
-        return (200, found) if found else _error(404, "Not found.")
+        return (200, _detail(found)) if found and method == "GET" else error(404, "Not found.")
     if match := re.fullmatch(r"submissions/(\w+)/transition/", path):
         return _transition(stub, match[1], body)
     if (method, path) == ("POST", "submissions/bonus-payments/"):
         return _setup_bonuses(stub, body)
     if match := re.fullmatch(r"bulk-bonus-payments/(\w+)/pay/", path):
         return _pay(stub, match[1])
-    return _error(404, "Not found.")
+    return error(404, "Not found.")
+
+
+def _detail(row: dict[str, Any]) -> dict[str, Any]:
+    shaped = {**row, "participant": row["participant_id"]}
+    return {name: shaped.get(name) for name in DETAIL_FIELDS}
 
 
 def _create_study(stub: ProlificStub, body: dict[str, Any]) -> Any:
@@ -205,30 +280,41 @@ def _create_study(stub: ProlificStub, body: dict[str, Any]) -> Any:
     return 201, stub.studies[study_id]
 
 
-def _submissions_page(stub: ProlificStub, study_id: str, record: Recorded, base: str) -> Any:
-    if study_id not in stub.studies:
-        return _error(404, "Not found.")
-    size = int(record.query.get("page_size", ["20"])[0])
-    page = int(record.query.get("page", ["1"])[0])
-    rows = [s for s in stub.submissions.values() if s["study_id"] == study_id]
+def _positive(record: Recorded, name: str, default: int) -> int | None:
+    raw = record.query.get(name, [str(default)])[-1]
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def _submissions_page(stub: ProlificStub, record: Recorded, base: str) -> Any:
+    size = _positive(record, "page_size", DEFAULT_PAGE_SIZE)
+    page = _positive(record, "page", 1)
+    if size is None or page is None:
+        return 400, {"error": {"detail": "page and page_size must be positive integers."}}
+    study_id = record.query.get("study", [""])[-1]
+    rows = [s for s in stub.submissions.values() if not study_id or s["study_id"] == study_id]
     chunk = rows[(page - 1) * size : page * size]
     following = None
     if page * size < len(rows):
-        following = (
-            f"{base}{PREFIX}studies/{study_id}/submissions/?page={page + 1}&page_size={size}"
-        )
-    listed = [{k: v for k, v in row.items() if k != "bonus_payments"} for row in chunk]
+        query = {**{k: v[-1] for k, v in record.query.items()}, "page": str(page + 1)}
+        following = f"{base}{PREFIX}submissions/?{urlencode(query)}"
     return 200, {
-        "results": listed,
+        "results": [{name: row.get(name) for name in SHORT_FIELDS} for row in chunk],
         "_links": {"self": {"href": None}, "next": {"href": following, "title": "Next"}},
         "meta": {"count": len(rows)},
     }
 
 
+def _study_submissions(stub: ProlificStub, study_id: str) -> Any:
+    if study_id not in stub.studies:
+        return error(404, "Not found.")
+    rows = [s for s in stub.submissions.values() if s["study_id"] == study_id]
+    return 200, {"results": [{name: row.get(name) for name in SHORT_FIELDS} for row in rows]}
+
+
 def _transition(stub: ProlificStub, submission_id: str, body: dict[str, Any]) -> Any:
     found = stub.submissions.get(submission_id)
     if found is None:
-        return _error(404, "Not found.")
+        return error(404, "Not found.")
     target = {"APPROVE": "APPROVED", "REJECT": "REJECTED"}.get(body.get("action", ""))
     if target is None:
         return 400, {"action": ["Must be APPROVE or REJECT."]}
@@ -238,11 +324,11 @@ def _transition(stub: ProlificStub, submission_id: str, body: dict[str, Any]) ->
         if body.get("rejection_category") not in REJECTION_CATEGORIES:
             return 400, {"rejection_category": ["Not a valid choice."]}
     if found["status"] == target:  # the transition is idempotent
-        return 200, found
+        return 200, _detail(found)
     if found["status"] != "AWAITING REVIEW":
-        return _error(400, f"Cannot transition a submission with status {found['status']}.")
+        return error(400, f"Cannot transition a submission with status {found['status']}.")
     found["status"] = target
-    return 200, found
+    return 200, _detail(found)
 
 
 def _setup_bonuses(stub: ProlificStub, body: dict[str, Any]) -> Any:
@@ -267,7 +353,7 @@ def _setup_bonuses(stub: ProlificStub, body: dict[str, Any]) -> Any:
             continue
         payments.append((target["id"], cents))
     if wrong or not payments:
-        return _error(400, f"Invalid ids or amounts: {', '.join(wrong) or 'no bonuses'}")
+        return error(400, f"Invalid ids or amounts: {', '.join(wrong) or 'no bonuses'}")
     total = sum(cents for _, cents in payments)
     fees = int(Decimal(total) * FEE_RATE)
     bulk_id = new_id()
@@ -285,7 +371,7 @@ def _setup_bonuses(stub: ProlificStub, body: dict[str, Any]) -> Any:
 def _pay(stub: ProlificStub, bulk_id: str) -> Any:
     bulk = stub.bulk_bonuses.get(bulk_id)
     if bulk is None:
-        return _error(404, "Not found.")
+        return error(404, "Not found.")
     # Not idempotent, like Prolific's: every call pays again.
     bulk["paid_times"] += 1
     stub.pay_calls.append(bulk_id)

@@ -15,12 +15,11 @@ from surveys.models import Participant, ParticipantStatus, Submission, Submissio
 from surveys.recruiting.prolific.api import ProlificClient
 from surveys.recruiting.prolific.bonus import do_pay, do_setup_bonus, plan_bonus, plan_pay
 from surveys.recruiting.prolific.sync import do_sync
-from tests.browser import page  # noqa: F401 - fixture
-from tests.surveys.factories import ParticipantFactory, StudyFactory
-from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
-from tests.surveys.test_desk_browser import DESKTOP, PHONE, log_in
-from tests.surveys.test_participation_fixtures import build_study
-from tests.surveys.test_survey_browser import agree, answer
+from tests.surveys.browsing import DESKTOP, PHONE, agree, answer, log_in
+from tests.surveys.factories import ParticipantFactory, StaffFactory, StudyFactory
+from tests.surveys.participation.fixtures import build_study
+from tests.surveys.recruiting.fixtures import grant_pay
+from tests.surveys.recruiting.prolific.stub import ProlificStub, new_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.mark.usefixtures("media")
 def test_a_prolific_participant_walks_from_the_link_to_prolifics_completion_page(
     live_server,
-    page,  # noqa: F811
+    page,
 ):
     prolific_id, pid, session = new_id(), new_id(), new_id()
     study = build_study(recruiter="prolific", recruiter_config={"study_id": prolific_id}).study
@@ -62,7 +61,7 @@ def test_a_prolific_participant_walks_from_the_link_to_prolifics_completion_page
 
 
 @pytest.fixture
-def running(prolific_stub: ProlificStub):  # noqa: F811
+def running(prolific_stub: ProlificStub):
     """A running Prolific study: six submissions synced, one bonus paid, one set up."""
     prolific_id = prolific_stub.add_study(name="ProtoPool saliency")
     config = {"study_id": prolific_id, "status": "ACTIVE"}
@@ -88,11 +87,12 @@ def running(prolific_stub: ProlificStub):  # noqa: F811
 
 def test_the_researcher_approves_through_the_confirmation_on_laptop_and_phone(
     live_server,
-    page,  # noqa: F811
+    page,
     running,
     tmp_path: Path,
 ):
     stub, study = running
+    grant_pay(StaffFactory(username="desk-researcher"))  # the user log_in signs in: may pay
     log_in(page, live_server)
     page.set_viewport_size(DESKTOP)
     url = live_server.url + reverse("surveys:prolific_page", args=[study.slug])

@@ -13,7 +13,7 @@ from django.db import connections
 
 from surveys.models import LedgerEntry, ParticipantStatus, Submission, SubmissionStatus
 from tests.surveys.factories import ParticipantFactory, StudyFactory
-from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
+from tests.surveys.recruiting.prolific.stub import ProlificStub, new_id
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def run(*args: str, answer: str | None = None) -> str:
 
 
 @pytest.fixture
-def study(prolific_stub: ProlificStub):  # noqa: F811
+def study(prolific_stub: ProlificStub):
     prolific_id = prolific_stub.add_study(name="live")
     made = StudyFactory(slug="pro", recruiter="prolific", reward=Decimal("1.50"), currency="GBP",
                         recruiter_config={"study_id": prolific_id})  # fmt: skip
@@ -43,7 +43,7 @@ def study(prolific_stub: ProlificStub):  # noqa: F811
     return made
 
 
-def test_sync_then_approve_after_saying_yes(study, prolific_stub):  # noqa: F811
+def test_sync_then_approve_after_saying_yes(study, prolific_stub):
     assert "Synced 3 submission(s)" in run("sync", "pro")
     declined = io.StringIO("n\n")
     with pytest.raises(CommandError, match="cancelled; nothing was sent"):
@@ -55,7 +55,7 @@ def test_sync_then_approve_after_saying_yes(study, prolific_stub):  # noqa: F811
     assert Submission.objects.filter(status=SubmissionStatus.APPROVED).count() == 3
 
 
-def test_reject_bonus_and_pay_with_yes(study, prolific_stub, tmp_path: Path):  # noqa: F811
+def test_reject_bonus_and_pay_with_yes(study, prolific_stub, tmp_path: Path):
     run("sync", "pro")
     first, second, third = Submission.objects.order_by("id")
     out = run("reject", "pro", first.external_id, "--category", "FAILED_CHECK", "--message",
@@ -74,7 +74,7 @@ def test_reject_bonus_and_pay_with_yes(study, prolific_stub, tmp_path: Path):  #
     assert {e.action for e in LedgerEntry.objects.all()} == {"reject", "bonus_setup", "bonus_pay"}
 
 
-def test_create_needs_the_public_address(prolific_stub, monkeypatch):  # noqa: F811
+def test_create_needs_the_public_address(prolific_stub, monkeypatch):
     StudyFactory(slug="fresh", recruiter="prolific", reward=Decimal("2"), currency="USD")
     monkeypatch.delenv("SURVEYS_SITE_URL", raising=False)
     with pytest.raises(CommandError, match="--site https://"):
@@ -85,7 +85,7 @@ def test_create_needs_the_public_address(prolific_stub, monkeypatch):  # noqa: F
     assert sent["external_study_url"].startswith("https://study.example.org/s/")
 
 
-def test_without_a_terminal_and_without_yes_nothing_happens(study, prolific_stub):  # noqa: F811
+def test_without_a_terminal_and_without_yes_nothing_happens(study, prolific_stub):
     run("sync", "pro")
     with pytest.raises(CommandError, match="run it in a terminal, or add --yes"):
         call_command("prolific", "approve", "pro", stdout=io.StringIO())

@@ -15,7 +15,7 @@ from surveys.recruiting.prolific.recruiter import (
     prolific_entry_url,
 )
 from surveys.recruiting.registry import RecruiterConfigError, get_recruiter
-from tests.surveys.test_participation_fixtures import build_study
+from tests.surveys.participation.fixtures import build_study
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -54,8 +54,8 @@ def test_the_same_pid_resumes_on_another_device_where_it_left_off():
     first.post(base + "consent/", {"decision": "agree"})
     first.get(base + "q/1/")
     first.post(base + "q/1/", {"score": "4"})
-    # upper case, another browser: the same participant, at question 2
-    again = Client().get(_entry(study, PROLIFIC_PID=PID.upper()), follow=True)
+    # upper case, another browser, the same session: the same participant, at question 2
+    again = Client().get(_entry(study, PROLIFIC_PID=PID.upper(), SESSION_ID=SESSION), follow=True)
     assert again.redirect_chain[-1][0] == base + "q/2/"
     assert Participant.objects.count() == 1
 

@@ -35,7 +35,7 @@ from surveys.recruiting.prolific.review import do_approve, do_reject, plan_appro
 from surveys.recruiting.prolific.study import do_create_draft, plan_create
 from surveys.recruiting.prolific.sync import do_sync
 from tests.surveys.factories import ParticipantFactory, StudyFactory
-from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
+from tests.surveys.recruiting.prolific.stub import ProlificStub, new_id
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def prolific_study(**fields) -> Study:
 
 
 @pytest.fixture
-def running(prolific_stub: ProlificStub):  # noqa: F811
+def running(prolific_stub: ProlificStub):
     """A Prolific study with 5 submissions: 3 completed here, 1 unfinished, 1 unknown to us."""
     study_id = prolific_stub.add_study(name="live")
     study = prolific_study(recruiter_config={"study_id": study_id})
@@ -74,7 +74,7 @@ def running(prolific_stub: ProlificStub):  # noqa: F811
 # --- the draft --------------------------------------------------------------------------------
 
 
-def test_the_draft_carries_the_study_with_the_reward_in_pence(prolific_stub):  # noqa: F811
+def test_the_draft_carries_the_study_with_the_reward_in_pence(prolific_stub):
     study = prolific_study()
     plan = plan_create(study, LINK)
     assert plan.total == Decimal("72.00") and plan.currency == "GBP"
@@ -96,7 +96,7 @@ def test_the_draft_carries_the_study_with_the_reward_in_pence(prolific_stub):  #
         plan_create(study, LINK)
 
 
-def test_a_draft_whose_answer_was_lost_is_found_not_created_twice(prolific_stub):  # noqa: F811
+def test_a_draft_whose_answer_was_lost_is_found_not_created_twice(prolific_stub):
     study = prolific_study(recruiter_config={"review": "automatic"})
     plan = plan_create(study, LINK)
     prolific_stub.hang_up_after.append(("POST", "/studies/$"))
@@ -121,7 +121,7 @@ def test_a_draft_whose_answer_was_lost_is_found_not_created_twice(prolific_stub)
         ({"recruiter": "link"}, "recruits through Plain link"),
     ],
 )
-def test_a_draft_that_prolific_would_refuse_is_stopped_first(prolific_stub, fields, message):  # noqa: F811
+def test_a_draft_that_prolific_would_refuse_is_stopped_first(prolific_stub, fields, message):
     with pytest.raises(ProlificInputError, match=message):
         plan_create(prolific_study(**fields), LINK)
     with pytest.raises(ProlificInputError, match="not https"):
@@ -369,7 +369,7 @@ def test_bad_bonus_lines_are_refused_before_any_call(running, text, message):
     assert len(stub.requests) == before and not LedgerEntry.objects.exists()
 
 
-def test_actions_on_a_study_without_a_prolific_study_say_how_to_get_one(prolific_stub):  # noqa: F811
+def test_actions_on_a_study_without_a_prolific_study_say_how_to_get_one(prolific_stub):
     study = prolific_study()
     for plan in (lambda: plan_approve(study), lambda: plan_pay(study)):
         with pytest.raises(ProlificInputError, match="create the draft first"):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from surveys.models import LedgerEntry, ParticipantStatus, Study, Submission
 from tests.surveys.factories import ParticipantFactory, StudyFactory
-from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
+from tests.surveys.recruiting.prolific.stub import ProlificStub, new_id
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def action_url(study: Study, action: str) -> str:
 
 
 @pytest.fixture
-def live(prolific_stub: ProlificStub):  # noqa: F811
+def live(prolific_stub: ProlificStub):
     """A Prolific study with two completed participants whose submissions await review."""
     prolific_id = prolific_stub.add_study(name="live")
     study = StudyFactory(recruiter="prolific", reward=Decimal("3.00"), currency="GBP",
@@ -122,7 +122,7 @@ def test_bad_input_is_a_clear_400_and_nothing_is_sent(staff_client, live, action
     assert len(stub.requests) == before and not LedgerEntry.objects.exists()
 
 
-def test_the_draft_is_created_from_the_page(staff_client, prolific_stub):  # noqa: F811
+def test_the_draft_is_created_from_the_page(staff_client, prolific_stub):
     study = StudyFactory(recruiter="prolific", reward=Decimal("2.00"), currency="USD",
                          estimated_minutes=10, participants_wanted=5)  # fmt: skip
     asked = staff_client.post(action_url(study, "create"), secure=True)

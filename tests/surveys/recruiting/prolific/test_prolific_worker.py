@@ -16,12 +16,8 @@ from surveys.recruiting.prolific.tasks import (
     sync_prolific_study,
 )
 from tests.surveys.factories import ParticipantFactory, StudyFactory
-from tests.surveys.prolific_stub import ProlificStub, new_id, prolific_stub  # noqa: F401
-from tests.surveys.test_build_worker import (  # noqa: F401 - fixtures
-    _kill_with_children,
-    broker,
-    shared_database,
-)
+from tests.surveys.recruiting.prolific.stub import ProlificStub, new_id
+from tests.surveys.workers import kill_with_children
 
 SYNC_TIMEOUT_S = 60
 
@@ -34,9 +30,9 @@ def test_the_beat_schedule_names_a_registered_task():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("broker", ["filesystem"], indirect=True)
 def test_a_worker_syncs_every_open_prolific_study(
-    shared_database: str,  # noqa: F811
-    broker: dict[str, str],  # noqa: F811
-    prolific_stub: ProlificStub,  # noqa: F811
+    shared_database: str,
+    broker: dict[str, str],
+    prolific_stub: ProlificStub,
     start_worker,
 ):
     prolific_id = prolific_stub.add_study(name="open")
@@ -46,8 +42,8 @@ def test_a_worker_syncs_every_open_prolific_study(
                                 status="consented")  # fmt: skip
     prolific_stub.add_submission(prolific_id, person.external_id, "TIMED-OUT")
     prolific_stub.add_submission(prolific_id)
-    closed = StudyFactory(recruiter="prolific", status=StudyStatus.CLOSED,
-                          recruiter_config={"study_id": prolific_stub.add_study()})  # fmt: skip
+    draft = StudyFactory(recruiter="prolific", status=StudyStatus.DRAFT,
+                         recruiter_config={"study_id": prolific_stub.add_study()})  # fmt: skip
     worker, queue = start_worker(DATABASE_URL=shared_database, **broker)
 
     sync_prolific_studies.apply_async(queue=queue)
@@ -61,9 +57,9 @@ def test_a_worker_syncs_every_open_prolific_study(
     assert returned.status == SubmissionStatus.RETURNED
     person.refresh_from_db()
     assert person.status == "returned"
-    assert not prolific_stub.calls("GET", f"studies/{closed.recruiter_config['study_id']}/")
+    assert not prolific_stub.calls("GET", f"studies/{draft.recruiter_config['study_id']}/")
     # The work is recorded: stopping at once spares the warm shutdown's wait.
-    _kill_with_children(worker)
+    kill_with_children(worker)
 
 
 @pytest.mark.django_db
