@@ -7,12 +7,21 @@ server without any code change.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from studyapp.env import env_bool, env_choice, env_int, env_list, env_str
+from studyapp.env import (
+    env_bool,
+    env_choice,
+    env_header_pair,
+    env_int,
+    env_list,
+    env_nonnegative_int,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything the embedded default writes (database, broker queue, media) lives under one folder.
@@ -36,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Its system checks look at the cache the entry limits count in (see "entry limits" below).
+    "django_ratelimit",
     "surveys",
 ]
 
@@ -48,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees a view's database error first: a participant's post gets a retry page.
+    "surveys.platform.outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "studyapp.urls"
@@ -75,8 +88,21 @@ DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The Celery worker and the web process share the file; wait for a lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # A deferred transaction that reads and then writes (consent: count the places,
+            # take one) cannot wait for the write lock: SQLite refuses the upgrade at once to
+            # avoid a deadlock, and a crowd arriving together got "database is locked" (500).
+            # IMMEDIATE takes the lock at BEGIN, where the busy timeout makes others queue.
+            "transaction_mode": "IMMEDIATE",
+            # Seconds a writer waits for the lock (web threads, gunicorn processes and the
+            # Celery worker all share the file) before giving up.
+            "timeout": env_int("SQLITE_TIMEOUT_SECONDS", 20),
+            # WAL: readers never wait for the writer nor block it; NORMAL sync is safe in WAL
+            # mode (a power cut may lose the last commits, never corrupt the file).
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -105,15 +131,38 @@ if STORAGE == "s3":
     _bucket_name = env_str("AWS_STORAGE_BUCKET_NAME", "")
     if not _bucket_name:
         raise ImproperlyConfigured("STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    # MinIO, Ceph and moto answer on one host name, so the bucket goes in the path ("path");
+    # AWS takes either, and "auto" (or nothing) lets botocore choose.
+    _addressing_style = (
+        env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+        if env_str("AWS_S3_ADDRESSING_STYLE", "").strip()
+        else "auto"
+    )
+    # Seconds a signed link to a stored file works (staff pages only; see below).
+    _signed_url_seconds = env_nonnegative_int("AWS_QUERYSTRING_EXPIRE", 600)
+    if not _signed_url_seconds:
+        raise ImproperlyConfigured(
+            "AWS_QUERYSTRING_EXPIRE=0 would make every signed link expire at once; e.g. 600"
+        )
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": _bucket_name,
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
             "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
-            # Overlays must not be guessable or listable: private objects, signed URLs.
+            # One bucket may hold several sites (or a test's), each under its own prefix.
+            "location": env_str("AWS_LOCATION", "").strip("/"),
+            "addressing_style": _addressing_style,
+            # Every S3-compatible server verifies version 4 signatures; some refuse version 2.
+            "signature_version": "s3v4",
+            # Overlays must not be guessable or listable: private objects, signed URLs. Only
+            # staff pages ever link to the bucket (participants' pictures stream through the
+            # app), and a signed link they copy stops working after this many seconds.
             "default_acl": "private",
             "querystring_auth": True,
+            "querystring_expire": _signed_url_seconds,
+            # A build writes a stimulus under its reserved name and relies on a clash getting
+            # a new name (one copy is kept); overwriting would hide a second writer.
             "file_overwrite": False,
         },
     }
@@ -168,8 +217,20 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # and the device those workers render on.
 SURVEYS_BUILD_QUEUE = env_str("SURVEYS_BUILD_QUEUE", "")
 SURVEYS_RENDER_DEVICE = env_str("SURVEYS_RENDER_DEVICE", "cpu")
-# The key of the participant pseudonyms in every export (empty: SECRET_KEY). Keep it stable for
-# the life of a study: a new key gives every participant a new pseudonym.
+# Training a run from the catalogue page goes to this queue (`celery -A studyapp worker -Q gpu`
+# on a GPU machine), with the configs it may start from and the folder its run directories go
+# in. Rendering later reads those run directories: every worker must see them at the same path.
+SURVEYS_TRAIN_QUEUE = env_str("SURVEYS_TRAIN_QUEUE", "gpu") or "gpu"
+SURVEYS_TRAIN_CONFIG_DIR = Path(env_str("SURVEYS_TRAIN_CONFIG_DIR", str(BASE_DIR / "configs")))
+SURVEYS_TRAIN_RUNS_DIR = Path(env_str("SURVEYS_TRAIN_RUNS_DIR", str(VAR_DIR / "runs")))
+# The same routes for a task sent from anywhere (the services also name the queue when they send).
+_BUILD_TASKS = ("surveys.build_study", "surveys.render_stimuli")
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
+    "surveys.train": {"queue": SURVEYS_TRAIN_QUEUE},
+    **{name: {"queue": SURVEYS_BUILD_QUEUE} for name in _BUILD_TASKS if SURVEYS_BUILD_QUEUE},
+}
+# The secret each study's pseudonym key is derived from (empty: SECRET_KEY). Keep it stable for
+# the life of a study: a new secret gives every participant a new pseudonym.
 PSEUDONYM_KEY = env_str("PSEUDONYM_KEY", "")
 # The site's public HTTPS address, which recruiters send participants to (MTurk's
 # ExternalQuestion, Prolific's study URL); the staff pages use the request's own address.
@@ -194,16 +255,92 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, str | int]] = (
     else {}
 )
 
+# --- entry limits (django-ratelimit) --------------------------------------------------------
+# New participants per study and client address, and per study, as django-ratelimit rates
+# ("60/10m": 60 in ten minutes; empty: off). Resuming never counts. Per address is generous
+# enough for a lab whose computers share one address.
+SURVEYS_ENTRY_RATE_PER_ADDRESS = env_str("SURVEYS_ENTRY_RATE_PER_ADDRESS", "60/10m")
+SURVEYS_ENTRY_RATE_PER_STUDY = env_str("SURVEYS_ENTRY_RATE_PER_STUDY", "600/h")
+for _rate_name in ("SURVEYS_ENTRY_RATE_PER_ADDRESS", "SURVEYS_ENTRY_RATE_PER_STUDY"):
+    if globals()[_rate_name] and not re.fullmatch(r"[1-9]\d*/\d*[smhd]", globals()[_rate_name]):
+        raise ImproperlyConfigured(
+            f"{_rate_name}={globals()[_rate_name]!r} is not a rate; write e.g. 60/10m or 600/h"
+        )
+# Behind a proxy, the request header with the client's address (e.g. HTTP_X_FORWARDED_FOR, whose
+# last address the proxy adds); REMOTE_ADDR otherwise.
+RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY", "") or None
+# The counters need a cache every web process shares, with an atomic increment: Redis at scale
+# (RATELIMIT_CACHE_URL=redis://host:6379/2). The embedded default serves from one process, whose
+# own memory is then shared by every request and increments under a lock.
+RATELIMIT_CACHE_URL = env_str("RATELIMIT_CACHE_URL", "")
+RATELIMIT_USE_CACHE = "ratelimit"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    RATELIMIT_USE_CACHE: (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": RATELIMIT_CACHE_URL}
+        if RATELIMIT_CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "entry-limits",
+        }
+    ),
+}
+# Django's own RedisCache increments with Redis' atomic INCR, but django-ratelimit's list of
+# supported backends predates it (jsocol/django-ratelimit#283): W001. Process memory is "not a
+# shared cache" (E003, W001) across processes, and the embedded default is one process.
+SILENCED_SYSTEM_CHECKS = (
+    ["django_ratelimit.W001"]
+    if RATELIMIT_CACHE_URL
+    else ["django_ratelimit.E003", "django_ratelimit.W001"]
+)
+
 # --- security for deployments ---------------------------------------------------------------
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+# Cookies travel over HTTPS only unless DEBUG is on (`make demo` serves plain http).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# Redirecting to HTTPS and HSTS are opt-in: a DEBUG=0 server on plain http (docker-compose on
+# localhost) must keep working, and an HSTS header, once sent, binds browsers for its lifetime.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A load balancer's or container's probe asks over plain http and would follow no redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_nonnegative_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy: BEHIND_TLS_PROXY=1 trusts X-Forwarded-Proto: https, or
+# SECURE_PROXY_SSL_HEADER=HTTP_<HEADER>,<value> names another header. Only set either when the
+# proxy always sets (and overwrites) that header, or a client could claim HTTPS.
+SECURE_PROXY_SSL_HEADER = env_header_pair(
+    "SECURE_PROXY_SSL_HEADER",
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None,
 )
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_participant_codes": {"()": "studyapp.log_redaction.RedactParticipantCodes"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # The request loggers write each request's path (and the dev server its query): participant
+    # codes and recruiter IDs are masked before any handler sees them. A logger's filters see
+    # only its own records, and configuring a logger drops its handlers, so django.server gets
+    # Django's own handler back.
+    "loggers": {
+        "django.request": {"filters": ["no_participant_codes"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "filters": ["no_participant_codes"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }

@@ -1,5 +1,9 @@
 """Writing exports: CSV text in chunks, and files and folders that appear whole or not at all.
 
+Every CSV cell goes through :func:`safe_cell`: a text cell that a spreadsheet would read as a
+formula (``=HYPERLINK(…)``, ``+cmd|…``, ``@SUM(…)``) gets a leading apostrophe, so opening an
+export never runs what a participant, a recruiter or an imported run name put in it.
+
 Every file is written to a temporary name in its destination folder and renamed into place, so
 an export interrupted by a crash, a full disk or Ctrl-C leaves the previous file (or none),
 never half of one. A folder (the analysis report) is built beside its destination and swapped
@@ -11,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -20,15 +25,43 @@ from typing import IO, Any
 
 # Rows per chunk of streamed CSV text: large enough for few writes, small enough to stream.
 CSV_CHUNK_ROWS = 500
+# What makes Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP's list, and
+# the full-width signs some Excel locales take for the same).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# A plain number written as text ("-3", "+1.5e3") is a number to a spreadsheet, not a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` as a CSV cell that no spreadsheet runs as a formula.
+
+    Numbers (and anything that is not text) stay as they are; text that starts like a formula
+    gets a leading apostrophe, which spreadsheets show as text and do not display.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """CSV text (header first) in chunks of :data:`CSV_CHUNK_ROWS` rows."""
+    """CSV text (header first) in chunks of :data:`CSV_CHUNK_ROWS` rows, every cell made safe
+    by :func:`safe_cell`."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    plain = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def write(row: Sequence[Any]) -> None:
+        cells = [safe_cell(cell) for cell in row]
+        # The writer quotes only the line terminator's characters: a bare CR inside a cell would
+        # end the row for a spreadsheet and start a new one with what follows, unneutralised.
+        has_cr = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+        (quoted if has_cr else plain).writerow(cells)
+
+    write(header)
     for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        write(row)
         if count % CSV_CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

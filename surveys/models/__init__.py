@@ -4,6 +4,7 @@
 * :mod:`.studies`: studies, conditions, stimuli, questions and balanced question sets.
 * :mod:`.people`: participants, the order they see questions in, and their responses.
 * :mod:`.payments`: recruiters' submissions, the payment ledger, webhook deliveries.
+* :mod:`.training`: configs trained by a GPU worker and imported into the catalogue.
 """
 
 from surveys.models.catalogue import (
@@ -18,6 +19,8 @@ from surveys.models.catalogue import (
 )
 from surveys.models.payments import (
     HookEvent,
+    HookResolution,
+    HookSecret,
     LedgerEntry,
     LedgerStatus,
     Submission,
@@ -41,10 +44,13 @@ from surveys.models.studies import (
     Study,
     StudyStatus,
 )
+from surveys.models.training import TrainingJob, TrainingStatus
 
 __all__ = [
     "Condition",
     "HookEvent",
+    "HookResolution",
+    "HookSecret",
     "LedgerEntry",
     "LedgerStatus",
     "NameDecision",
@@ -70,4 +76,6 @@ __all__ = [
     "StimulusStatus",
     "Study",
     "StudyStatus",
+    "TrainingJob",
+    "TrainingStatus",
 ]

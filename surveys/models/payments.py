@@ -7,12 +7,15 @@
   recruiter (publish, approve, reject, bonus, pay, block, expire, ...) with the idempotency token
   the call carries, and updated with its outcome. The token is unique, so re-running a sync or a
   payment step finds the entry and never pays twice.
-* A :class:`HookEvent` is one webhook delivery, kept by its event ID so a repeat is dropped.
+* A :class:`HookEvent` is one webhook delivery, kept once by its event ID and once by the digest
+  of what was signed, so a repeat (or a replay under a new event ID) is dropped; its
+  ``resolution`` says what became of it. A :class:`HookSecret` is a workspace's signing secret.
 """
 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from surveys.models.people import Participant
 from surveys.models.studies import Study
@@ -94,8 +97,15 @@ class LedgerEntry(models.Model):
         return f"{self.action} {self.token} ({self.status})"
 
 
+class HookResolution(models.TextChoices):
+    APPLIED = "applied", "Applied to a study of ours"
+    UNMATCHED = "unmatched", "Names nothing we know yet: the API is asked whose it is"
+    FOREIGN = "foreign", "Another study's, says the API: never acted on"
+    IGNORED = "ignored", "Nothing to act on"
+
+
 class HookEvent(models.Model):
-    """A webhook delivery, kept once per event ID (delivery is at least once)."""
+    """A webhook delivery, kept once per event ID and once per signed digest."""
 
     recruiter = models.CharField(max_length=20)
     event_id = models.CharField(max_length=200)
@@ -103,9 +113,37 @@ class HookEvent(models.Model):
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True)
     processed = models.BooleanField(default=False)
+    digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the signed timestamp and body."
+    )
+    resolution = models.CharField(max_length=20, choices=HookResolution.choices, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["recruiter", "event_id"], name="hookevent_unique_id")
+            models.UniqueConstraint(fields=["recruiter", "event_id"], name="hookevent_unique_id"),
+            models.UniqueConstraint(
+                fields=["recruiter", "digest"],
+                condition=~Q(digest=""),
+                name="hookevent_unique_digest",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recruiter", "resolution"], name="hookevent_resolution_idx")
+        ]
+
+
+class HookSecret(models.Model):
+    """A recruiter workspace's webhook signing secret, as its API created or listed it."""
+
+    recruiter = models.CharField(max_length=20)
+    workspace_id = models.CharField(max_length=100)
+    value = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recruiter", "workspace_id"], name="hooksecret_unique_workspace"
+            )
         ]

@@ -1,8 +1,9 @@
 """Participants, the order each sees their questions in, and their answers.
 
-Invariants kept by the database: one participant per recruiter ID per study, one position and
-one question per place in a participant's order, and one :class:`Response` per participant and
-question, so a repeated submit can never store a second answer.
+Invariants kept by the database: one participant per recruiter ID per study, one participant per
+recruiter session (a Prolific SESSION_ID, an MTurk assignment), one position and one question per
+place in a participant's order, and one :class:`Response` per participant and question, so a
+repeated submit can never store a second answer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class Participant(models.Model):
     )
     recruiter = models.CharField(max_length=20)
     recruiter_data = models.JSONField(default=dict, blank=True)
+    recruiter_session = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The recruiter's proof of this session, recorded at entry (Prolific's "
+        "SESSION_ID, MTurk's assignment ID); the same recruiter ID resumes only with it.",
+    )
     question_set = models.ForeignKey(
         QuestionSet, null=True, blank=True, on_delete=models.PROTECT, related_name="participants"
     )
@@ -55,7 +62,14 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["study", "external_id"], name="participant_unique_external_id"
-            )
+            ),
+            # Prolific session and MTurk assignment IDs are unique across the service, so one
+            # session names one participant, whichever study a webhook or a sync is about.
+            models.UniqueConstraint(
+                fields=["recruiter", "recruiter_session"],
+                condition=~models.Q(recruiter_session=""),
+                name="participant_unique_recruiter_session",
+            ),
         ]
         indexes = [models.Index(fields=["study", "status"])]
 
@@ -95,8 +109,13 @@ class Response(models.Model):
     client_rt_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="From the images' load to the answer, in the browser."
     )
-    server_rt_ms = models.PositiveIntegerField(
+    # 64-bit: a participant may resume weeks after first seeing a question, and 2**31 ms is
+    # under 25 days (PostgreSQL's integer refused the answer).
+    server_rt_ms = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="From the page's first serving to the answer."
+    )
+    unlocked_rt_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="From the scale's unlock to the answer, in the browser."
     )
     answered_at = models.DateTimeField(auto_now_add=True)
 

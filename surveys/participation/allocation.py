@@ -1,11 +1,16 @@
-"""Which question set a participant gets, the order they see it in, and the example they see
-before it.
+"""Which question set a participant gets, and the order they see it in.
 
 Allocation is balanced the way psiTurk balances its conditions: a cell's count is the
 participants who completed it plus those still active in it (seen within the study's
 ``active_cutoff_minutes``); the least-filled cell wins, ties going to the lowest index. Counting
 the active ones keeps drop-outs from unbalancing the cells; letting them lapse after the cutoff
 frees the places of people who walked away.
+
+Only verified participants (:mod:`.verification`) take places toward ``participants_wanted``,
+so IDs typed into a Prolific or MTurk link can never make the study "full"; the service's own
+cap on places keeps real newcomers in bounds until their submissions are matched. In a cell, a
+completer counts once verified, and an active participant counts at once: a crowd arriving
+together is balanced across the cells before any of them has been matched.
 
 Callers hold the study row locked (``select_for_update``) around counting and allocating, so
 two participants consenting at the same moment cannot both take the last place of a cell.
@@ -19,19 +24,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from surveys.models import (
     Participant,
     ParticipantItem,
     ParticipantStatus,
     Question,
-    QuestionKind,
     QuestionSet,
-    Stimulus,
-    StimulusStatus,
     Study,
 )
+from surveys.participation.verification import verified_filter
 
 # A repeated question (test-retest gold) comes at least this many places after its original, so
 # the first answer is not simply still on screen in the participant's memory.
@@ -42,19 +46,20 @@ REPEAT_PLACEMENT_TRIES = 200
 SEED_BITS = 62
 
 
-def _counted(now: datetime, cutoff_minutes: int, prefix: str = "") -> Q:
-    """Participants who hold a place: completers, and consenters seen since the cutoff."""
+def _completed() -> Q:
+    return Q(status=ParticipantStatus.COMPLETED)
+
+
+def _active(now: datetime, cutoff_minutes: int) -> Q:
+    """Consenters seen since the cutoff: still answering."""
     cutoff = now - timedelta(minutes=cutoff_minutes)
-    return Q(**{f"{prefix}status": ParticipantStatus.COMPLETED}) | Q(
-        **{f"{prefix}status": ParticipantStatus.CONSENTED, f"{prefix}last_seen_at__gte": cutoff}
-    )
+    return Q(status=ParticipantStatus.CONSENTED, last_seen_at__gte=cutoff)
 
 
 def places_taken(study: Study, now: datetime, exclude: Participant | None = None) -> int:
-    """How many participants hold a place in ``study`` (completed or still active)."""
-    taken = Participant.objects.filter(study=study).filter(
-        _counted(now, study.active_cutoff_minutes)
-    )
+    """How many verified participants hold a place in ``study`` (completed or still active)."""
+    holding = _completed() | _active(now, study.active_cutoff_minutes)
+    taken = Participant.objects.filter(study=study).filter(holding).filter(verified_filter())
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     return taken.count()
@@ -72,14 +77,20 @@ class CellCount:
 
 
 def cell_counts(study: Study, now: datetime) -> list[CellCount]:
-    """Each question set's completers plus active participants, by index (one query)."""
+    """Each question set's verified completers plus active participants, by index (one query)."""
+    holding = (_completed() & verified_filter()) | _active(now, study.active_cutoff_minutes)
+    filled = (
+        Participant.objects.filter(question_set=OuterRef("pk"))
+        .filter(holding)
+        .order_by()
+        .values("question_set")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     rows = (
         QuestionSet.objects.filter(study=study)
         .annotate(
-            filled=Count(
-                "participants",
-                filter=_counted(now, study.active_cutoff_minutes, prefix="participants__"),
-            )
+            filled=Coalesce(Subquery(filled, output_field=IntegerField()), Value(0)),
         )
         .order_by("index")
         .values_list("index", "filled")
@@ -158,29 +169,3 @@ def create_items(participant: Participant, question_set: QuestionSet, seed: int)
         for position, question in enumerate(order, start=1)
     )
     return len(order)
-
-
-def access_example(participant: Participant) -> Stimulus | None:
-    """The rendered stimulus the instructions show as an example, or None when there is none.
-
-    A map-on-the-object gold stimulus the participant will not be asked about is the best
-    example (an obvious, highlighted object); then any regular one outside their set; then a
-    gold one they will see. The query looks only at kinds, never at conditions.
-    """
-    asked = ParticipantItem.objects.filter(participant=participant).values("question__stimulus")
-    rendered = (
-        Stimulus.objects.filter(study_id=participant.study_id, status=StimulusStatus.DONE)
-        .exclude(original="")
-        .exclude(overlay="")
-        .order_by("id")
-    )
-    choices = (
-        rendered.exclude(id__in=asked).filter(questions__kind=QuestionKind.GOLD_OBJECT),
-        rendered.exclude(id__in=asked).filter(questions__kind=QuestionKind.REGULAR),
-        rendered.filter(questions__kind=QuestionKind.GOLD_OBJECT),
-    )
-    for candidates in choices:
-        example = candidates.first()
-        if example is not None:
-            return example
-    return None

@@ -15,9 +15,10 @@ from django.http import FileResponse, HttpRequest
 from django.views.decorators.http import require_safe
 
 from surveys.models import Participant
-from surveys.participation.allocation import access_example
-from surveys.participation.flow import PICTURES, NotFound, access_picture
+from surveys.participation.errors import NotFound
 from surveys.participation.pages import participant_view
+from surveys.participation.progress import PICTURES, access_picture
+from surveys.studies.practice import access_practice_picture
 
 # Each participant's pictures are theirs alone: a browser may keep them, a shared cache not.
 PICTURE_CACHE_CONTROL = "private, max-age=3600"
@@ -48,9 +49,11 @@ def picture(
 
 @require_safe
 @participant_view
-def example_picture(request: HttpRequest, participant: Participant, which: str) -> FileResponse:
-    """The original or the overlay of the instructions' example."""
-    example = access_example(participant)
-    if example is None or which not in PICTURES:
+def practice_picture(
+    request: HttpRequest, participant: Participant, end: str, which: str
+) -> FileResponse:
+    """The original or the overlay of the instructions' practice picture of one scale end."""
+    practice = access_practice_picture(participant.study, end)
+    if practice is None or which not in PICTURES:
         raise NotFound("There is no such picture.")
-    return stream_picture(getattr(example, which))
+    return stream_picture(getattr(practice, which))

@@ -18,7 +18,9 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 from surveys.models import Participant, ParticipantStatus, Study
-from surveys.participation.flow import ParticipationError, access_participant, next_item
+from surveys.participation.entry import access_participant
+from surveys.participation.errors import ParticipationError, TooManyEntries
+from surveys.participation.progress import next_item
 from surveys.recruiting.registry import UnknownRecruiter, get_recruiter
 
 ParticipantView = Callable[..., HttpResponseBase]
@@ -122,7 +124,9 @@ def render_problem(
         context |= page_context(request, participant)
         if error.step:
             context["continue_url"] = step_url(participant)
-    response = render(request, "surveys/participant/problem.html", context, status=error.status)
+    response = render(request, f"surveys/participant/{error.page}", context, status=error.status)
+    if isinstance(error, TooManyEntries):
+        response["Retry-After"] = str(error.retry_after_s)
     return add_participant_headers(response, context["study"])
 
 

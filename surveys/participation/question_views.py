@@ -12,15 +12,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from surveys.models import Participant, ParticipantItem, QuestionKind
+from surveys.participation.answers import do_record_answer
 from surveys.participation.current_item import CurrentItem, read_item
-from surveys.participation.flow import (
-    BadAnswer,
-    OutOfOrder,
-    ParticipationError,
-    count_items,
-    do_record_answer,
-    do_show_question,
-)
+from surveys.participation.errors import BadAnswer, OutOfOrder, ParticipationError
 from surveys.participation.pages import (
     add_participant_headers,
     go_to_step,
@@ -30,6 +24,7 @@ from surveys.participation.pages import (
     render_problem,
     step_url,
 )
+from surveys.participation.progress import count_items, do_show_question
 
 SCALE = (1, 2, 3, 4, 5)
 
@@ -115,6 +110,7 @@ def _answer(
             request.POST.get("score"),
             request.POST.get("client_rt_ms"),
             current=current,
+            unlocked_rt_ms=request.POST.get("unlocked_rt_ms"),
         )
     except BadAnswer as bad:
         # The question is still the current one, so showing it again is safe and keeps its

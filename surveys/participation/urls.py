@@ -19,9 +19,9 @@ urlpatterns: list[URLPattern] = [
     path(f"{_P}goodbye/", participant.goodbye, name="participant_goodbye"),
     path(f"{_P}instructions/", participant.instructions, name="participant_instructions"),
     path(
-        f"{_P}example/<str:which>",
-        participant_images.example_picture,
-        name="participant_example",
+        f"{_P}practice/<str:end>/<str:which>",
+        participant_images.practice_picture,
+        name="participant_practice",
     ),
     path(f"{_P}q/<int:position>/", participant_question.question, name="participant_question"),
     path(

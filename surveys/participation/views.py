@@ -3,6 +3,10 @@
 Every page is reached through the participant's random code and the study's; each one sends a
 participant who does not belong there yet (or any more) to where they do, so a reload, the
 back button or a second device always lands in the right place. Forms post, then redirect.
+
+The browser that entered (or opened the resume link) remembers the participant's code in a
+signed cookie: that cookie is what lets a recruiter ID that has started back in through the
+study link (see :mod:`surveys.participation.entry`).
 """
 
 from __future__ import annotations
@@ -10,20 +14,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from surveys.models import Participant, ParticipantStatus
-from surveys.participation.allocation import access_example
-from surveys.participation.flow import (
-    OutOfOrder,
-    ParticipationError,
-    access_study,
-    check_open,
-    do_complete,
-    do_consent,
-    do_start,
-)
+from surveys.participation.consent import do_consent
+from surveys.participation.entry import access_study, do_start
+from surveys.participation.errors import OutOfOrder, ParticipationError
 from surveys.participation.pages import (
     add_participant_headers,
     go_to_step,
@@ -32,7 +30,10 @@ from surveys.participation.pages import (
     render_page,
     render_problem,
 )
+from surveys.participation.progress import do_complete, do_complete_if_answered
+from surveys.participation.ratelimits import check_entry_rate
 from surveys.recruiting.registry import EntryError, UnknownRecruiter, get_recruiter
+from surveys.studies.practice import access_practice
 
 # The browser remembers an anonymous newcomer's participant for a month, so opening the plain
 # link again resumes instead of starting over.
@@ -42,6 +43,21 @@ REMEMBER_SALT = "surveys.participant"
 
 def _remember_cookie(study_code: str) -> str:
     return f"surveys-{study_code}"
+
+
+def _remember(response: HttpResponse, participant: Participant) -> HttpResponse:
+    """Let this browser back in as ``participant`` (the cookie covers the study's pages)."""
+    response.set_signed_cookie(
+        _remember_cookie(participant.study.code),
+        participant.code,
+        salt=REMEMBER_SALT,
+        max_age=REMEMBER_SECONDS,
+        path=reverse("surveys:participant_entry", args=[participant.study.code]),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @require_GET
@@ -68,30 +84,23 @@ def entry(request: HttpRequest, study: str) -> HttpResponse:
             identity,
             remembered_code=request.get_signed_cookie(cookie, "", salt=REMEMBER_SALT) or "",
             user_agent=request.headers.get("User-Agent", ""),
+            admit=lambda: check_entry_rate(request, found),
         )
     except ParticipationError as error:
         return render_problem(request, error, study=found)
-    response = add_participant_headers(go_to_step(participant), found)
-    response.set_signed_cookie(
-        cookie,
-        participant.code,
-        salt=REMEMBER_SALT,
-        max_age=REMEMBER_SECONDS,
-        path=request.path,
-        secure=settings.SESSION_COOKIE_SECURE,
-        httponly=True,
-        samesite="Lax",
-    )
-    return response
+    return _remember(add_participant_headers(go_to_step(participant), found), participant)
 
 
 @require_GET
 @participant_view
 def home(request: HttpRequest, participant: Participant) -> HttpResponse:
-    """Send the participant to where they are; say so if their participation has ended."""
+    """Send the participant to where they are; say so if their participation has ended.
+
+    This is the resume link's page, so the browser that opens it is remembered too.
+    """
     if participant.status in (ParticipantStatus.RETURNED, ParticipantStatus.EXCLUDED):
-        return render_page(request, "ended.html", participant)
-    return go_to_step(participant)
+        return _remember(render_page(request, "ended.html", participant), participant)
+    return _remember(go_to_step(participant), participant)
 
 
 # Participant forms are not protected by CSRF tokens: nothing authenticates a participant's
@@ -105,7 +114,6 @@ def consent(request: HttpRequest, participant: Participant) -> HttpResponse:
     """The consent form; "I agree" moves on to the instructions, "I do not agree" to goodbye."""
     if participant.status not in (ParticipantStatus.STARTED, ParticipantStatus.DECLINED):
         return go_to_step(participant)
-    check_open(participant.study)
     if request.method == "POST":
         decision = request.POST.get("decision")
         if decision not in ("agree", "decline"):
@@ -132,18 +140,27 @@ def goodbye(request: HttpRequest, participant: Participant) -> HttpResponse:
 @require_GET
 @participant_view
 def instructions(request: HttpRequest, participant: Participant) -> HttpResponse:
-    """The study's instructions, with an example pair of pictures when the study has one."""
+    """The study's instructions, with its practice pictures when it has them."""
     if participant.status != ParticipantStatus.CONSENTED:
         return go_to_step(participant)
-    example = access_example(participant)
+    practice = [
+        {
+            "score": picture.score,
+            "original": participant_url(
+                "surveys:participant_practice", participant, picture.end, "original"
+            ),
+            "overlay": participant_url(
+                "surveys:participant_practice", participant, picture.end, "overlay"
+            ),
+        }
+        for picture in access_practice(participant.study)
+    ]
     return render_page(
         request,
         "instructions.html",
         participant,
         start_url=participant_url("surveys:participant_question", participant, 1),
-        example=example is not None,
-        example_original=participant_url("surveys:participant_example", participant, "original"),
-        example_overlay=participant_url("surveys:participant_example", participant, "overlay"),
+        practice=practice,
     )
 
 
@@ -151,8 +168,12 @@ def instructions(request: HttpRequest, participant: Participant) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @participant_view
 def debrief(request: HttpRequest, participant: Participant) -> HttpResponse:
-    """The debrief; its button leads to the recruiter's completion step."""
-    if participant.status != ParticipantStatus.COMPLETED:
+    """The debrief; its button leads to the recruiter's completion step.
+
+    A participant with every answer stored is completed here if that has not happened yet, so
+    the debrief never sends anyone back to itself.
+    """
+    if not do_complete_if_answered(participant):
         return go_to_step(participant)
     if request.method == "POST":
         completion = do_complete(participant)

@@ -1,5 +1,5 @@
-"""The platform's own pages: the landing page, and ``/healthz`` (200 when the database and the
-broker answer, 503 otherwise)."""
+"""The platform's own pages: the landing page, and ``/healthz`` (200 when the database, the
+cache, the broker and the file storage answer; 503 naming the ones that did not, otherwise)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "status": "ok" if healthy else "unavailable",
+            "failed": [c.name for c in components if not c.ok],
             "components": [asdict(c) for c in components],
         },
         status=200 if healthy else 503,

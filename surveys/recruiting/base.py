@@ -5,16 +5,25 @@ Each one is an adapter behind :class:`Recruiter`, so the survey itself never bra
 a participant came from:
 
 * :meth:`Recruiter.read_entry` reads the participant's identity from the entry request: the
-  external ID that makes one participation per person and study, the extra fields worth
-  recording (Prolific's ``STUDY_ID`` and ``SESSION_ID``; MTurk's ``assignmentId``, ``hitId`` and
-  ``turkSubmitTo``), or that the visit is only a preview (MTurk's
-  ``ASSIGNMENT_ID_NOT_AVAILABLE``) and must not start anything.
+  external ID that makes one participation per person and study, the recruiter's proof of the
+  session (Prolific's ``SESSION_ID``, MTurk's ``assignmentId``), the extra fields worth
+  recording (Prolific's ``STUDY_ID``; MTurk's ``hitId`` and ``turkSubmitTo``), or that the visit
+  is only a preview (MTurk's ``ASSIGNMENT_ID_NOT_AVAILABLE``) and must not start anything.
 * :meth:`Recruiter.completion` is the step after the debrief: a redirect (Prolific's completion
   URL with its code, a panel's redirect template, MTurk's ``externalSubmit``) or a code to show.
 * :meth:`Recruiter.participant_link` is the link the researcher hands out or registers with the
   service.
 * :meth:`Recruiter.resume_url` is where a participant can continue on another device, when the
-  recruiter does not bring them back by itself.
+  recruiter does not bring them back by itself; it carries the participant's random code, never
+  the recruiter's ID.
+
+A recruiter ID alone is not a credential: IDs are guessable (a panel's are often sequential) or
+visible to others. A participant's session is its random code, held by a signed cookie in the
+browser that entered and by the resume link; an ID that has already started resumes only with
+that code or with the recruiter's own proof of the session recorded at entry.
+
+:attr:`Recruiter.verified_on_entry` says whether a participant counts as real as soon as they
+enter, or only once the service reports a submission (or assignment) matched to them.
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ from typing import Any, ClassVar
 from django.http import HttpRequest
 from django.urls import reverse
 
-from surveys.models import Participant, Study
+from surveys.models import Participant, Study, StudyStatus
+
+# The studies whose recruiter the periodic syncs follow: closing a study stops new entries only,
+# so the people already in may still finish after it closes and must be verified and paid.
+SYNCED_STATUSES = (StudyStatus.OPEN, StudyStatus.CLOSED)
 
 # External IDs end up in URLs, exports (hashed) and the unique constraint; the model allows 200.
 EXTERNAL_ID_MAX_LENGTH = 200
@@ -49,6 +62,8 @@ class Identity:
 
     Attributes:
         external_id: The recruiter's participant ID; one participation per ID and study.
+        session: The recruiter's proof of this session (Prolific's SESSION_ID, MTurk's
+            assignment ID), recorded at entry; empty when the recruiter has none.
         data: Further fields the recruiter passed that are worth recording.
         fresh: True when the recruiter minted the ID for an anonymous newcomer, so a visitor
             already known from this browser may be resumed instead.
@@ -57,6 +72,7 @@ class Identity:
     """
 
     external_id: str
+    session: str = ""
     data: dict[str, str] = field(default_factory=dict)
     fresh: bool = False
     preview: bool = False
@@ -104,6 +120,16 @@ class Recruiter(ABC):
     # Origins allowed to frame the survey (MTurk shows an ExternalQuestion in an iframe); empty
     # means no framing at all, the safe default.
     frame_ancestors: ClassVar[tuple[str, ...]] = ()
+    # Whether a participant is real once they enter; False where only the service's record of a
+    # submission (assignment) matched to them shows that they are (see surveys.participation.
+    # verification). New adapters start unverified: the safe default.
+    verified_on_entry: ClassVar[bool] = False
+    # What the polite "already started" page tells someone whose recruiter ID has started but
+    # who brings no proof of that session.
+    how_to_resume: ClassVar[str] = (
+        "Continue in the browser where you started, or open the resume link shown at the foot "
+        "of every page of the study."
+    )
 
     @classmethod
     def check_config(cls, config: Mapping[str, object]) -> dict[str, Any]:
@@ -137,5 +163,11 @@ class Recruiter(ABC):
 
     def resume_url(self, participant: Participant, request: HttpRequest | None = None) -> str:
         """Where ``participant`` can continue on another device; empty when the recruiter's own
-        link already brings them back (Prolific and MTurk pass the same ID again)."""
+        link already brings them back (Prolific and MTurk pass the same session again)."""
         return ""
+
+
+def participant_home_url(participant: Participant, request: HttpRequest | None = None) -> str:
+    """The participant's own home page, under their random code: the resume link."""
+    path = reverse("surveys:participant_home", args=[participant.study.code, participant.code])
+    return request.build_absolute_uri(path) if request is not None else path

@@ -13,10 +13,15 @@ commits it *before* calling, then records the outcome. Re-running the same step 
 Throttling and service faults (the ``retryable`` exceptions) are retried with exponential
 backoff; an answer that says the work is already done (``already_done``, e.g. MTurk's "already
 approved") counts as done.
+
+A token names exactly one call: a step that comes back under a recorded token with another
+action, study, amount or request is refused (:class:`LedgerTokenReused`) and nothing is sent,
+so a retry with another amount can never go out under the first one's record.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +46,10 @@ class LedgerCallError(RuntimeError):
         self.entry = entry
 
 
+class LedgerTokenReused(LedgerCallError, ValueError):
+    """A recorded token asked for another call (action, study, amount or request): not sent."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One ledger step: what is called, with which token, for how much money."""
@@ -58,8 +67,13 @@ class Step:
     repeatable: bool = True
 
 
-def _entry(step: Step) -> LedgerEntry:
+def _entry(step: Step, guard: Callable[[], None] | None = None) -> LedgerEntry:
     with transaction.atomic():
+        if guard is not None:
+            # The study's row lock makes the guard and the new entry one step: two runs that
+            # read the other entries at once cannot both pass it.
+            Study.objects.select_for_update().filter(pk=step.study.pk).first()
+            guard()
         entry, _ = LedgerEntry.objects.select_for_update().get_or_create(
             token=step.token,
             defaults=dict(
@@ -68,12 +82,45 @@ def _entry(step: Step) -> LedgerEntry:
                 request=dict(step.request or {}),
             ),
         )  # fmt: skip
-    if entry.action != step.action or entry.study_id != step.study.pk:
-        raise ValueError(
-            f"token {step.token!r} already belongs to {entry.action} of another study or action; "
-            "tokens must name exactly one call"
-        )
+    _check_same_call(entry, step)
     return entry
+
+
+def _canonical(value: Mapping[str, Any]) -> str:
+    # As stored: the JSON field turns tuples into lists and Decimals into text.
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _check_same_call(entry: LedgerEntry, step: Step) -> None:
+    """Refuse a step that reuses ``entry``'s token for another call (see the module)."""
+    if entry.action != step.action or entry.study_id != step.study.pk:
+        raise LedgerTokenReused(
+            entry,
+            f"token {step.token!r} already belongs to {entry.action} of another study or action; "
+            "tokens must name exactly one call",
+        )
+    if entry.amount is None and step.amount is None:
+        return  # no money moves: a repeat with other wording does no harm
+    first = f"{step.action} {step.token} was first recorded ({entry.status})"
+    recorded, asked = _money(entry.amount, entry.currency), _money(step.amount, step.currency)
+    if recorded != asked:
+        raise LedgerTokenReused(
+            entry,
+            f"{first} for {recorded} and is now asked for {asked}: nothing was sent. Ask for the "
+            "recorded amount again, or settle that call with the service first",
+        )
+    # Entries written before requests were recorded have none to compare.
+    stored = _canonical(entry.request) if entry.request else ""
+    if step.request is not None and stored and stored != _canonical(step.request):
+        raise LedgerTokenReused(
+            entry,
+            f"{first} with another request ({stored[:200]}) than this one "
+            f"({_canonical(step.request)[:200]}): nothing was sent",
+        )
+
+
+def _money(amount: Decimal | None, currency: str) -> str:
+    return "no amount" if amount is None else f"{Decimal(amount):.2f} {currency}".strip()
 
 
 def _claim(entry: LedgerEntry) -> None:
@@ -106,6 +153,7 @@ def do_ledger_step(
     retryable: tuple[type[BaseException], ...] = (),
     already_done: Callable[[BaseException], bool] | None = None,
     reconcile: Callable[[], Mapping[str, Any] | None] | None = None,
+    guard: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LedgerEntry:
     """Make ``call`` once for ``step.token``, recording it in the ledger.
@@ -117,6 +165,9 @@ def do_ledger_step(
         already_done: Says whether an exception means the work was already done.
         reconcile: For calls that are not repeatable: returns the service's record of the
             earlier call when it went through, else None.
+        guard: Checks the step against the study's other entries (e.g. one bonus line per
+            submission); it runs with the study's row locked, just before the entry is
+            written, and raises to refuse (nothing is recorded or sent).
         sleep: Waits between retries (tests pass a no-op).
 
     Returns:
@@ -125,8 +176,9 @@ def do_ledger_step(
     Raises:
         LedgerCallError: The call failed for good (the entry is ``failed``), or a pending entry
             of a call that is not repeatable could not be reconciled.
+        LedgerTokenReused: The token is recorded for another call; nothing was sent.
     """
-    entry = _entry(step)
+    entry = _entry(step, guard)
     if entry.status == LedgerStatus.DONE:
         return entry
     if entry.attempts and not step.repeatable:

@@ -14,7 +14,14 @@ panel's ID of the participant) and ``{<recorded parameter>}``; every value is UR
 placeholders may not appear in the scheme or host, so a participant's own parameters can never
 send anyone elsewhere (``{code}`` and ``{participant}`` win over recorded parameters of the
 same name). Without a ``completion_url`` the participant is shown the code instead.
-The same ID resumes, so the panel's own link brings a participant back.
+
+A panel's IDs are often sequential, so an ID alone never opens anyone's session: an ID that
+has started resumes only in the browser that started it (its signed cookie) or through the
+resume link at the foot of every page, which carries the participant's random code.
+
+Panel participants are verified by construction: the panel passes no record that could be
+matched later, so each one counts toward "full", appears on the desk and is exported as verified
+from the moment they enter; the panel's own credit step is where it checks its people.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from surveys.recruiting.base import (
     Recruiter,
     RecruiterConfigError,
     check_external_id,
+    participant_home_url,
 )
 
 SETTINGS = ("id_parameter", "record", "completion_url")
@@ -180,6 +188,7 @@ class PanelRecruiter(Recruiter):
     """Participants arrive with the panel's ID in a configured URL parameter."""
 
     kind = RecruiterKind.PANEL.value
+    verified_on_entry = True
 
     @classmethod
     def check_config(cls, config: Mapping[str, object]) -> dict[str, Any]:
@@ -215,3 +224,6 @@ class PanelRecruiter(Recruiter):
         values.update(code=study.completion_code, participant=participant.external_id)
         quoted = {name: quote(value, safe="") for name, value in values.items()}
         return Completion(redirect_url=template.format(**quoted))
+
+    def resume_url(self, participant: Participant, request: HttpRequest | None = None) -> str:
+        return participant_home_url(participant, request)

@@ -28,6 +28,31 @@ def money(amount: Decimal | None) -> str:
     return "" if amount is None else str(amount.quantize(CENT))
 
 
+def bonus_cap(study: Study) -> Decimal:
+    """The largest bonus one participant of ``study`` may get: its ``bonus_cap``, else its reward.
+
+    Every bonus line of every recruiter is held to it, so a slip of the keyboard (5000 for
+    5.00) is refused before anything is sent.
+    """
+    cap = study.bonus_cap if study.bonus_cap is not None else study.reward
+    return Decimal(cap).quantize(CENT)
+
+
+def over_bonus_cap(study: Study, amount: Decimal) -> str:
+    """Why ``amount`` is too large a bonus for ``study`` ("" when it is within the cap)."""
+    cap = bonus_cap(study)
+    if amount <= cap:
+        return ""
+    source = (
+        "its bonus_cap" if study.bonus_cap is not None else "its reward, as no bonus_cap is set"
+    )
+    return (
+        f"{money(amount)} {study.currency} is over the study's bonus cap of {money(cap)} "
+        f"{study.currency} ({source}); give a smaller amount, or raise bonus_cap in the study "
+        "spec if you mean it"
+    )
+
+
 @dataclass(frozen=True)
 class Money:
     """Money an action moves, split the way the requester's statement shows it."""

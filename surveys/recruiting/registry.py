@@ -44,6 +44,11 @@ def get_recruiter(kind: str) -> Recruiter:
         ) from None
 
 
+def verified_on_entry_kinds() -> list[str]:
+    """The recruiter kinds whose participants are verified by construction (link, panel)."""
+    return sorted(kind for kind, adapter in RECRUITERS.items() if adapter.verified_on_entry)
+
+
 __all__ = [
     "RECRUITERS",
     "Completion",
@@ -53,4 +58,5 @@ __all__ = [
     "RecruiterConfigError",
     "UnknownRecruiter",
     "get_recruiter",
+    "verified_on_entry_kinds",
 ]

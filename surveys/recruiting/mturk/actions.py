@@ -53,6 +53,11 @@ ACTIONS: dict[str, tuple[Check, Do]] = {
 }
 
 
+# The actions that spend the account's money (publishing and adding assignments commit rewards
+# that MTurk pays on approval, automatic after the delay): only users who may pay run them.
+PAY_ACTIONS = ("publish", "add", "approve", "bonus")
+
+
 def _action(action: str) -> tuple[Check, Do]:
     if action not in ACTIONS:
         raise MTurkInputError(f"Unknown action {action!r}; the actions are {', '.join(ACTIONS)}.")

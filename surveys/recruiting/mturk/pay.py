@@ -4,7 +4,9 @@ Every call is a ledger entry under a token of its own (``approve-<assignment>``,
 ``bonus-<assignment>``, ...), so re-running a payment step, or one killed half-way, skips what
 is done. ``SendBonus`` carries the token as its ``UniqueRequestToken``, but MTurk forgets tokens
 after 24 hours, so a bonus left pending is first looked up in ``ListBonusPayments`` and only
-sent again when MTurk has no record of it. One bonus per assignment.
+sent again when MTurk has no bonus at all on the assignment: one bonus per assignment, whatever
+its amount, and the ledger refuses the token asked again for another amount. Every bonus is at
+most the study's bonus cap (``bonus_cap`` in the spec, else the reward).
 
 Approving without naming assignments approves the *ready* ones: submitted, matched to a
 participant of ours who completed the study. Unmatched or unfinished ones are approved only
@@ -49,7 +51,7 @@ from surveys.recruiting.mturk.plans import (
     done_entry,
     mturk_plan,
 )
-from surveys.recruiting.plans import Money, Outcome, PlanItem
+from surveys.recruiting.plans import Money, Outcome, PlanItem, over_bonus_cap
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,17 @@ def _bonus_due(submission: Submission, rule: BonusRule | None) -> BonusRule | No
     return rule if rule is not None and _bonus_paid(submission) is None else None
 
 
+def _capped(session: MTurkSession, rule: BonusRule, what: str) -> BonusRule:
+    """``rule``, once its amount is within the study's bonus cap."""
+    if problem := over_bonus_cap(session.study, rule.amount):
+        raise MTurkInputError(f"{what}: {problem}.")
+    return rule
+
+
 def _approval_work(session: MTurkSession, request: ActionInput) -> list[Work]:
     rule = session.config.bonus
+    if rule is not None:
+        rule = _capped(session, rule, "The bonus rule in recruiter_config")
     if not request.targets:
         ready = Submission.objects.filter(
             study=session.study,
@@ -216,11 +227,14 @@ def _send_bonus(session: MTurkSession, submission: Submission, rule: BonusRule) 
         return {"BonusAmount": request["BonusAmount"], "fee": usd(fee(rule.amount))}
 
     def reconcile() -> dict[str, Any] | None:
-        # The token may have expired (24 h): MTurk's list of payments is the record.
+        # The token may have expired (24 h): MTurk's list of payments is the record. Any bonus
+        # on the assignment is its one bonus, even of another amount than asked now.
         listed = pages(session, "list_bonus_payments", "BonusPayments", AssignmentId=assignment)
         for payment in listed:
-            if payment.get("BonusAmount") == request["BonusAmount"]:
-                return {"BonusAmount": payment["BonusAmount"], "found_in": "ListBonusPayments"}
+            found = {"BonusAmount": payment.get("BonusAmount"), "found_in": "ListBonusPayments"}
+            if payment.get("BonusAmount") != request["BonusAmount"]:
+                found["asked"] = request["BonusAmount"]
+            return found
         return None
 
     return ledger_call(session, step, send, already_done=is_duplicate_request, reconcile=reconcile)
@@ -319,7 +333,7 @@ def _bonus_rule(session: MTurkSession, request: ActionInput) -> BonusRule:
         raise MTurkInputError(
             f"The reason is {len(reason)} characters; MTurk takes {FEEDBACK_MAX}."
         )
-    return BonusRule(amount, reason)
+    return _capped(session, BonusRule(amount, reason), "The bonus")
 
 
 def check_bonus(session: MTurkSession, request: ActionInput) -> ActionPlan:

@@ -5,10 +5,16 @@ MTurk opens the study's link in an iframe and appends ``assignmentId``, ``hitId`
 ``ASSIGNMENT_ID_NOT_AVAILABLE`` (and no worker ID comes): the preview page shows the study and
 starts nothing. The worker ID is the participant's external ID, so each worker takes a study
 once, whichever batch (HIT) they come through; the assignment they started with is the one they
-submit. At the end the participant's page posts ``assignmentId`` and the completion code to
+submit, and the proof of their session: it is recorded at entry
+(``Participant.recruiter_session``) and a worker resumes only with that same assignment. At the
+end the participant's page posts ``assignmentId`` and the completion code to
 ``{turkSubmitTo}/mturk/externalSubmit`` from inside the frame (see
 :mod:`surveys.recruiting.mturk.submit`); ``turkSubmitTo`` is taken only when it is one of
 MTurk's two worker sites, so the survey can never be made to post or redirect anywhere else.
+
+A worker is verified, counts toward "full" and is exported as verified only once the sync has
+matched an MTurk assignment to them (a ``Submission`` row): any well-formed ``assignmentId``
+and ``workerId`` can be typed into the link, and only MTurk knows which ones are real.
 
 Publishing, syncing and paying live beside it in ``surveys/recruiting/mturk/``. Amazon
 Mechanical Turk closed on 30 September 2026; the adapter stays for the paper's protocol and
@@ -102,6 +108,7 @@ class MTurkRecruiter(Recruiter):
     kind = RecruiterKind.MTURK.value
     # turkSubmitTo's hosts, and worker.mturk.com: the worker site that frames ExternalQuestions.
     frame_ancestors: ClassVar[tuple[str, ...]] = (*SUBMIT_HOSTS, "https://worker.mturk.com")
+    how_to_resume = "Continue from the HIT you accepted on Mechanical Turk."
 
     @classmethod
     def check_config(cls, config: Mapping[str, object]) -> dict[str, Any]:
@@ -126,7 +133,7 @@ class MTurkRecruiter(Recruiter):
             )
         _check_not_taken(study, worker, assignment)
         data = {"assignmentId": assignment, "hitId": hit, "turkSubmitTo": submit_to}
-        return Identity(external_id=worker, data=data)
+        return Identity(external_id=worker, session=assignment, data=data)
 
     def completion(self, participant: Participant) -> Completion:
         # The submit must come from inside MTurk's frame: a page of ours that posts it.

@@ -22,10 +22,10 @@ from surveys.models import (
     LedgerEntry,
     Participant,
     Study,
-    StudyStatus,
     Submission,
     SubmissionStatus,
 )
+from surveys.recruiting.base import SYNCED_STATUSES
 from surveys.recruiting.ledger import Step
 from surveys.recruiting.mturk.client import (
     MTurkSession,
@@ -231,8 +231,8 @@ def sync_switched_on() -> bool:
 
 
 def syncable_study_ids() -> list[int]:
-    """Open MTurk studies whose periodic sync is on (``recruiter_config.auto_sync``)."""
-    studies = Study.objects.filter(recruiter=MTURK, status=StudyStatus.OPEN).order_by("id")
+    """Open and closed MTurk studies whose periodic sync is on (``recruiter_config.auto_sync``)."""
+    studies = Study.objects.filter(recruiter=MTURK, status__in=SYNCED_STATUSES).order_by("id")
     return [
         study.pk
         for study in studies
@@ -243,13 +243,13 @@ def syncable_study_ids() -> list[int]:
 def do_periodic_sync(study_id: int) -> str:
     """Sync one study for the periodic task; a line saying what happened (or why nothing).
 
-    Re-reads the study and returns early when it is no longer open, no longer on MTurk, has its
-    periodic sync switched off, or has no HITs yet. A closed or unreachable service is a line,
-    not an error: the next round tries again.
+    Re-reads the study and returns early when it is neither open nor closed, no longer on
+    MTurk, has its periodic sync switched off, or has no HITs yet. A closed or unreachable
+    service is a line, not an error: the next round tries again.
     """
     study = Study.objects.filter(pk=study_id).first()
-    if study is None or study.recruiter != MTURK or study.status != StudyStatus.OPEN:
-        return f"study {study_id}: not an open MTurk study; nothing to sync"
+    if study is None or study.recruiter != MTURK or study.status not in SYNCED_STATUSES:
+        return f"study {study_id}: not an open or closed MTurk study; nothing to sync"
     try:
         session = open_session(study)
         if not session.config.auto_sync:

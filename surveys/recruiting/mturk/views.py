@@ -13,9 +13,15 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from surveys.common.access import staff_only
-from surveys.recruiting.mturk.actions import access_mturk_study
-from surveys.recruiting.mturk.desk import desk_balance, do_desk_action, live_counts, mturk_desk_page
+from surveys.common.access import PAY_REFUSED, can_pay, staff_only
+from surveys.recruiting.mturk.actions import PAY_ACTIONS, access_mturk_study
+from surveys.recruiting.mturk.desk import (
+    DeskResult,
+    desk_balance,
+    do_desk_action,
+    live_counts,
+    mturk_desk_page,
+)
 from surveys.recruiting.mturk.money import usd
 from surveys.recruiting.mturk.plans import ActionInput
 
@@ -69,6 +75,11 @@ def _action_input(request: HttpRequest) -> ActionInput:
 def mturk_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     """Show ``action``'s plan to confirm; run it once confirmed."""
     study = access_mturk_study(slug)
+    if action in PAY_ACTIONS and not can_pay(request.user):
+        # Refused before planning: staff without the right to pay get no form that would pay.
+        refused = DeskResult(problem=PAY_REFUSED, status=403)
+        context = {"study": study, "action": action, "result": refused, "plan": None}
+        return render(request, f"{TEMPLATES}confirm.html", context, status=refused.status)
     result = do_desk_action(
         study,
         action,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +35,7 @@ READ_BACKOFF_S = 0.25
 # A runaway "next" chain stops here (100 pages of 100 is far beyond a study's places).
 MAX_PAGES = 1000
 DETAIL_MAX_LENGTH = 300
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 class ProlificError(Exception):
@@ -167,6 +169,12 @@ class ProlificClient:
         return f"{url}?{urlencode(dict(query))}" if query else url
 
     def _send(self, method: str, url: str, body: Mapping[str, Any] | None) -> Any:
+        return self._exchange(method, url, body)[0]
+
+    def _exchange(
+        self, method: str, url: str, body: Mapping[str, Any] | None
+    ) -> tuple[Any, Mapping[str, str]]:
+        """One request: the parsed JSON answer and the answer's headers."""
         data = json.dumps(body).encode("utf-8") if body is not None else None
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Authorization", f"Token {self.token}")
@@ -177,6 +185,7 @@ class ProlificClient:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
                 raw = answer.read()
+                headers = dict(answer.headers.items())
         except urllib.error.HTTPError as exc:
             raise _http_error(method, path, exc.code, exc.read()) from None
         except (urllib.error.URLError, HTTPException, OSError) as exc:
@@ -188,9 +197,9 @@ class ProlificClient:
                 f"{path}; check PROLIFIC_API_URL and the network, then run again"
             ) from None
         if not raw.strip():
-            return {}
+            return {}, headers
         try:
-            return json.loads(raw.decode("utf-8"))
+            return json.loads(raw.decode("utf-8")), headers
         except (UnicodeDecodeError, ValueError):
             raise ProlificError(
                 f"Prolific's answer to {method} {path} is not JSON; check PROLIFIC_API_URL"
@@ -274,7 +283,9 @@ class ProlificClient:
     def list_submissions(
         self, study_id: str, page_size: int = PAGE_SIZE
     ) -> Iterator[dict[str, Any]]:
-        return self.pages(f"studies/{study_id}/submissions/", {"page_size": page_size})
+        """Every submission of a study: the documented listing ``GET /submissions/?study=``,
+        paged by ``page_size`` and followed through ``_links.next``."""
+        return self.pages("submissions/", {"study": study_id, "page_size": page_size})
 
     def get_submission(self, submission_id: str) -> dict[str, Any]:
         return self._object("GET", f"submissions/{submission_id}/")
@@ -288,3 +299,97 @@ class ProlificClient:
 
     def pay_bonuses(self, bulk_id: str) -> dict[str, Any]:
         return self._object("POST", f"bulk-bonus-payments/{bulk_id}/pay/", {})
+
+    def workspace_currency(self, study_id: str) -> tuple[str, str]:
+        """The workspace that pays for a study and its currency: ``(workspace ID, code)``.
+
+        As documented: the study names its ``project``, the project its ``workspace``, and the
+        workspace's balance (``GET /workspaces/{id}/balance/``) its ``currency_code``, the
+        currency of every amount it pays (rewards and bonuses alike).
+
+        Raises:
+            ProlificError: an answer lacks the field the next step needs.
+        """
+        project = self.get_study(study_id).get("project")
+        if not isinstance(project, str) or not project:
+            raise ProlificError(
+                f"Prolific's study {study_id} names no project, so its workspace's currency "
+                "cannot be checked; open the study in Prolific and move it into a project"
+            )
+        workspace = self._object("GET", f"projects/{project}/").get("workspace")
+        if not isinstance(workspace, str) or not workspace:
+            raise ProlificError(f"Prolific's project {project} names no workspace")
+        code = self._object("GET", f"workspaces/{workspace}/balance/").get("currency_code")
+        if not isinstance(code, str) or len(code) != 3 or not code.isalpha():
+            raise ProlificError(
+                f"Prolific's balance of workspace {workspace} has no currency_code ({code!r})"
+            )
+        return workspace, code.upper()
+
+    # --- webhooks (API reference, Webhooks) -----------------------------------------------------
+
+    def list_hook_secrets(self, workspace_id: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", "hooks/secrets/", query={"workspace_id": workspace_id})
+        return _results(answer, "hooks/secrets/")
+
+    def create_hook_secret(self, workspace_id: str) -> dict[str, Any]:
+        """Create the workspace's signing secret; Prolific replaces any secret it had."""
+        return self._object("POST", "hooks/secrets/", {"workspace_id": workspace_id})
+
+    def list_hook_subscriptions(self, workspace_id: str, enabled: bool) -> list[dict[str, Any]]:
+        query = {"workspace_id": workspace_id, "is_enabled": "true" if enabled else "false"}
+        return _results(self.call("GET", "hooks/subscriptions/", query=query), "subscriptions")
+
+    def create_hook_subscription(
+        self, event_type: str, target_url: str, workspace_id: str
+    ) -> tuple[dict[str, Any], str]:
+        """The new (unconfirmed) subscription and its ``X-Hook-Secret`` answer header.
+
+        Raises:
+            ProlificError: the answer names no subscription or carries no ``X-Hook-Secret``.
+        """
+        body = {"event_type": event_type, "target_url": target_url, "workspace_id": workspace_id}
+        answer, headers = self._exchange("POST", self._url("hooks/subscriptions/"), body)
+        # Documented as {"results": [subscription]}; a bare subscription object is read too.
+        listed = answer.get("results") if isinstance(answer, Mapping) else None
+        made = listed[0] if isinstance(listed, list) and listed else answer
+        secret = next((v for k, v in headers.items() if k.lower() == "x-hook-secret"), "")
+        if not isinstance(made, dict) or not isinstance(made.get("id"), str) or not secret:
+            raise ProlificError(
+                "Prolific's answer to POST hooks/subscriptions/ has no subscription id or no "
+                "X-Hook-Secret header; delete the half-made subscription and try again"
+            )
+        return made, secret
+
+    def confirm_hook_subscription(self, subscription_id: str, secret: str) -> dict[str, Any]:
+        return self._object("POST", f"hooks/subscriptions/{subscription_id}/", {"secret": secret})
+
+    def delete_hook_subscription(self, subscription_id: str) -> None:
+        self.call("DELETE", f"hooks/subscriptions/{subscription_id}/")
+
+
+def _results(answer: Any, what: str) -> list[dict[str, Any]]:
+    results = answer.get("results") if isinstance(answer, Mapping) else None
+    if not isinstance(results, list):
+        raise ProlificError(f"Prolific's answer listing {what} has no list of results")
+    return [item for item in results if isinstance(item, dict)]
+
+
+def workspace_id_from_env() -> str:
+    """The Prolific workspace of this site, from ``PROLIFIC_WORKSPACE_ID``.
+
+    Raises:
+        ProlificConfigError: unset, or not the shape of a Prolific ID.
+    """
+    value = os.environ.get("PROLIFIC_WORKSPACE_ID", "").strip()
+    if not value:
+        raise ProlificConfigError(
+            "PROLIFIC_WORKSPACE_ID is not set: copy the workspace's ID from Prolific (Workspace "
+            "settings, or GET /api/v1/workspaces/) and export PROLIFIC_WORKSPACE_ID=<id>"
+        )
+    if not _WORKSPACE_ID.match(value):
+        raise ProlificConfigError(
+            f"PROLIFIC_WORKSPACE_ID={value[:40]!r} is not a Prolific workspace ID (letters, "
+            "digits, - and _); copy it again from Prolific"
+        )
+    return value

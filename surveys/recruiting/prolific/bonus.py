@@ -6,10 +6,16 @@ study's currency, e.g. ``1.50``) and answers its ID with the amounts and fees in
 nothing is paid yet. ``POST /bulk-bonus-payments/{id}/pay/`` pays it, asynchronously, and is
 **not idempotent**: every call pays again.
 
+* Every bonus line is at most the study's bonus cap (``bonus_cap`` in the spec, else the
+  reward), and a submission gets one bonus line across all of the study's set-ups: named twice
+  in one list (by submission ID and by participant ID) or already in another set-up, it is
+  refused before anything is sent. The check of the other set-ups and the new ledger entry are
+  one locked step, so two set-ups made at once cannot both take the same submission.
 * Set-up is one ledger step per bonus list (its token is a digest of the study, a round label
-  and the lines), so asking twice for the same bonuses sets them up once. A set-up repeated
-  after an interruption leaves at worst an unused set-up at Prolific, never a payment: only
-  set-ups recorded here are ever paid.
+  and the lines in the order of our submission rows, whatever order they were typed in), so
+  asking twice for the same bonuses sets them up once. A set-up repeated after an interruption
+  leaves at worst an unused set-up at Prolific, never a payment: only set-ups recorded here are
+  ever paid.
 * Paying is one ledger step per bulk ID (``prolific-pay-<id>``) that is never repeated blindly.
   Before the first attempt each submission's count of bonus payments is recorded (the
   baseline). When a run died, or lost the answer, after the pay call went out, ``reconcile``
@@ -17,7 +23,10 @@ nothing is paid yet. ``POST /bulk-bonus-payments/{id}/pay/`` pays it, asynchrono
   went through, and it is recorded instead of made again. Prolific pays within minutes, so if
   nothing shows yet and the call went out less than :data:`PAY_SETTLE_MINUTES` ago it refuses
   to guess and says when to look again. An attempt that Prolific answered with a refusal
-  (HTTP 4xx, e.g. too little balance) paid nothing and is made again at once.
+  (HTTP 4xx, e.g. too little balance) paid nothing and is made again at once. A set-up that
+  repeats a submission of a bonus already paid (set up before these rules) is never paid.
+* Before setting up or paying, Prolific is asked which currency the study's workspace pays in;
+  a study priced in another currency is refused.
 """
 
 from __future__ import annotations
@@ -25,8 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,9 +42,9 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
-from surveys.models import LedgerEntry, LedgerStatus, Study
+from surveys.models import LedgerEntry, LedgerStatus, Study, Submission
 from surveys.recruiting.ledger import LedgerCallError, Step, do_ledger_step
-from surveys.recruiting.plans import CENT, Outcome, money
+from surveys.recruiting.plans import Outcome, money, over_bonus_cap
 from surveys.recruiting.prolific.api import (
     ProlificBusy,
     ProlificClient,
@@ -45,10 +53,23 @@ from surveys.recruiting.prolific.api import (
     ProlificInputError,
     ProlificUnreachable,
 )
+from surveys.recruiting.prolific.bulk import (
+    PAY,
+    SETUP,
+    BulkBonus,
+    bulk_bonus,
+    pay_token,
+    refuse_repeats,
+    repeat_line,
+    repeated_bonuses,
+    setup_token,
+    unpaid_bonuses,
+)
 from surveys.recruiting.prolific.plans import (
     RECRUITER,
     ProlificPlan,
     check_currency,
+    check_workspace_currency,
     money_line,
     parse_amount,
     prolific_plan,
@@ -59,7 +80,6 @@ from surveys.recruiting.prolific.plans import (
 PAY_SETTLE_MINUTES = 30
 MAX_BONUS_LINES = 500
 ROUND_MAX_LENGTH = 20
-SETUP, PAY = "bonus_setup", "bonus_pay"
 _LOCAL_LOCKS: dict[int, threading.Lock] = {}
 
 
@@ -67,12 +87,13 @@ class PaymentUncertain(ProlificError):
     """A pay call may have gone out and Prolific does not show it yet: do not pay again now."""
 
 
-def parse_bonus_lines(text: str) -> list[tuple[str, Decimal]]:
+def parse_bonus_lines(study: Study, text: str) -> list[tuple[str, Decimal]]:
     """``<submission or participant ID>,<amount>`` per line; blank lines and ``#`` comments
     are skipped.
 
     Raises:
-        ProlificInputError: a line is not an ID and a positive amount with two decimals.
+        ProlificInputError: a line is not an ID and a positive amount with two decimals, or
+            the amount is over the study's bonus cap.
     """
     bonuses = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -85,7 +106,10 @@ def parse_bonus_lines(text: str) -> list[tuple[str, Decimal]]:
                 f"bonus line {number}: write <submission or participant ID>,<amount>, "
                 f"e.g. 60ffe5c8371090c7041d43f8,0.50; got {line[:60]!r}"
             )
-        bonuses.append((ident.strip().lower(), parse_amount(amount, f"bonus line {number}")))
+        value = parse_amount(amount, f"bonus line {number}")
+        if problem := over_bonus_cap(study, value):
+            raise ProlificInputError(f"bonus line {number} ({ident.strip()[:30]}): {problem}")
+        bonuses.append((ident.strip().lower(), value))
     if not bonuses:
         raise ProlificInputError("no bonuses given: one line per participant, <ID>,<amount>")
     if len(bonuses) > MAX_BONUS_LINES:
@@ -102,17 +126,9 @@ def _round(label: str) -> str:
     return label
 
 
-def setup_token(study: Study, round_label: str, csv_bonuses: str) -> str:
-    digest = hashlib.sha256(f"{study.code}|{round_label}|{csv_bonuses}".encode()).hexdigest()
-    return f"prolific-bonus-{digest[:32]}"
-
-
-def plan_bonus(study: Study, text: str, round_label: str = "1") -> ProlificPlan:
-    """Setting up the bonuses in ``text`` (one ``ID,amount`` line each) for ``study``."""
-    prolific_study_id(study)
-    currency = check_currency(study)
-    round_label = _round(round_label)
-    bonuses = parse_bonus_lines(text)
+def _canonical_lines(study: Study, text: str) -> list[tuple[str, Decimal]]:
+    """The bonus lines as submission IDs, checked, in the order of our submission rows."""
+    bonuses = parse_bonus_lines(study, text)
     rows = study_submissions(study, [ident for ident, _ in bonuses])
     blind = [row.external_id for row in rows if row.unmatched]
     if blind:
@@ -120,17 +136,30 @@ def plan_bonus(study: Study, text: str, round_label: str = "1") -> ProlificPlan:
             f"no participant of ours matches {', '.join(blind[:5])}; bonus only participants "
             "whose answers you have"
         )
-    lines = [(row.external_id, amount) for row, (_, amount) in zip(rows, bonuses, strict=True)]
+    paired = sorted(zip(rows, (amount for _, amount in bonuses), strict=True), key=_row_order)
+    return [(row.external_id, amount) for row, amount in paired]
+
+
+def _row_order(pair: tuple[Submission, Decimal]) -> int:
+    return int(pair[0].pk)
+
+
+def plan_bonus(study: Study, text: str, round_label: str = "1") -> ProlificPlan:
+    """Setting up the bonuses in ``text`` (one ``ID,amount`` line each) for ``study``."""
+    prolific_study_id(study)
+    currency = check_currency(study)
+    round_label = _round(round_label)
+    lines = _canonical_lines(study, text)
     csv_bonuses = "\n".join(f"{sid},{money(amount)}" for sid, amount in lines)
+    token = setup_token(study, round_label, csv_bonuses)
+    refuse_repeats(study, token, [sid for sid, _ in lines])
     notes = ["Nothing is paid yet: paying is a separate, confirmed step showing Prolific's fees."]
-    earlier = LedgerEntry.objects.filter(
-        token=setup_token(study, round_label, csv_bonuses), status=LedgerStatus.DONE
-    ).first()
+    earlier = LedgerEntry.objects.filter(token=token, status=LedgerStatus.DONE).first()
     if earlier is not None:
         notes.insert(
             0,
             f"Already set up as bulk bonus {earlier.response.get('id')}: confirming "
-            "changes nothing. To bonus the same people again, give another round.",
+            "changes nothing.",
         )
     return prolific_plan(
         action="bonus",
@@ -144,21 +173,31 @@ def plan_bonus(study: Study, text: str, round_label: str = "1") -> ProlificPlan:
 
 
 def do_setup_bonus(study: Study, plan: ProlificPlan, client: ProlificClient) -> Outcome:
-    """Set up the planned bonuses at Prolific (nothing is paid)."""
+    """Set up the planned bonuses at Prolific (nothing is paid).
+
+    Raises:
+        ProlificInputError: the plan breaks a rule of the module (nothing is sent).
+        ProlificError: Prolific could not tell the workspace's currency.
+    """
     study_id = prolific_study_id(study)
-    csv_bonuses = plan.request["bonuses"]
-    lines = [line.split(",") for line in csv_bonuses.splitlines()]
+    round_label = _round(plan.request["round"])
+    lines = _canonical_lines(study, plan.request["bonuses"])
+    csv_bonuses = "\n".join(f"{sid},{money(amount)}" for sid, amount in lines)
+    token = setup_token(study, round_label, csv_bonuses)
+    check_workspace_currency(study, client)
     step = Step(
-        study, RECRUITER, SETUP, setup_token(study, plan.request["round"], csv_bonuses),
-        amount=sum((Decimal(amount) for _, amount in lines), Decimal("0")),
+        study, RECRUITER, SETUP, token,
+        amount=sum((amount for _, amount in lines), Decimal("0")),
         currency=study.currency,
-        request={"csv_bonuses": csv_bonuses, "round": plan.request["round"], "lines": lines},
+        request={"csv_bonuses": csv_bonuses, "round": round_label,
+                 "lines": [[sid, money(amount)] for sid, amount in lines]},
     )  # fmt: skip
     try:
         entry = do_ledger_step(
             step,
             lambda: client.setup_bonuses(study_id, csv_bonuses),
             retryable=(ProlificBusy, ProlificUnreachable),
+            guard=lambda: refuse_repeats(study, token, [sid for sid, _ in lines]),
             sleep=client.sleep,
         )
     except LedgerCallError as failed:
@@ -174,69 +213,33 @@ def do_setup_bonus(study: Study, plan: ProlificPlan, client: ProlificClient) -> 
     )
 
 
-def _cents(value: object) -> Decimal:
-    try:
-        return (Decimal(str(value)) / 100).quantize(CENT)
-    except ArithmeticError:
-        return Decimal("0")
-
-
-@dataclass(frozen=True)
-class BulkBonus:
-    """A bulk bonus set up at Prolific, as recorded in the ledger."""
-
-    bulk_id: str
-    lines: tuple[tuple[str, Decimal], ...]
-    amount: Decimal
-    fees: Decimal
-    total: Decimal
-    set_up: LedgerEntry
-    paid: LedgerEntry | None
-
-
-def bulk_bonus(entry: LedgerEntry) -> BulkBonus:
-    answer: Mapping[str, Any] = entry.response
-    bulk_id = str(answer.get("id") or "")
-    lines = tuple((str(sid), Decimal(amount)) for sid, amount in entry.request.get("lines", []))
-    amount = _cents(answer["amount"]) if answer.get("amount") is not None else entry.amount
-    total = _cents(answer.get("total_amount")) if answer.get("total_amount") else amount
-    paid = LedgerEntry.objects.filter(token=pay_token(bulk_id)).first()
-    return BulkBonus(
-        bulk_id, lines, amount or Decimal("0"), _cents(answer.get("fees") or 0),
-        total or Decimal("0"), entry, paid,
-    )  # fmt: skip
-
-
-def pay_token(bulk_id: str) -> str:
-    return f"prolific-pay-{bulk_id}"
-
-
-def bulk_bonuses(study: Study) -> list[BulkBonus]:
-    """Every bonus set up for ``study``, oldest first, with its payment if any."""
-    entries = LedgerEntry.objects.filter(study=study, action=SETUP, status=LedgerStatus.DONE)
-    return [bulk_bonus(entry) for entry in entries.order_by("created_at", "id")]
-
-
-def unpaid_bonuses(study: Study) -> list[BulkBonus]:
-    return [
-        bulk for bulk in bulk_bonuses(study)
-        if bulk.paid is None or bulk.paid.status != LedgerStatus.DONE
-    ]  # fmt: skip
-
-
 def plan_pay(study: Study, bulk_ids: Sequence[str] = ()) -> ProlificPlan:
-    """Paying the named bulk bonuses (default: every one set up and not paid)."""
+    """Paying the named bulk bonuses (default: every one set up, unpaid and not a repeat)."""
     prolific_study_id(study)
     unpaid = {bulk.bulk_id: bulk for bulk in unpaid_bonuses(study)}
-    wanted = [ident.strip().lower() for ident in bulk_ids if ident.strip()] or list(unpaid)
+    repeats = repeated_bonuses(study)
+    named = [ident.strip().lower() for ident in bulk_ids if ident.strip()]
+    wanted = named or [ident for ident in unpaid if ident not in repeats]
     unknown = [ident for ident in wanted if ident not in unpaid]
     if unknown:
         raise ProlificInputError(
             f"not an unpaid bulk bonus of {study.slug}: {', '.join(unknown[:5])}; set bonuses "
             "up first, and pay each bulk bonus once"
         )
+    refused = [ident for ident in wanted if ident in repeats]
+    if refused:
+        raise ProlificInputError(
+            f"{repeat_line(refused[0], repeats[refused[0]])}; each submission gets one bonus, "
+            "so it is not paid"
+        )
+    notes = [
+        f"Left out: {repeat_line(ident, repeats[ident])}." for ident in unpaid if ident in repeats
+    ]
     if not wanted:
-        raise ProlificInputError(f"{study.slug} has no bonus set up and unpaid; set one up first")
+        raise ProlificInputError(
+            f"{study.slug} has no bonus set up and unpaid; set one up first"
+            + (f" ({notes[0]})" if notes else "")
+        )
     chosen = [unpaid[ident] for ident in wanted]
     lines = []
     for bulk in chosen:
@@ -249,8 +252,8 @@ def plan_pay(study: Study, bulk_ids: Sequence[str] = ()) -> ProlificPlan:
         title=f"Pay {len(chosen)} bulk bonus(es) of {study.slug}",
         lines=tuple(lines),
         currency=study.currency,
-        notes=("Prolific pays within minutes and does not deduplicate payments; each bulk bonus "
-               "is paid once through the ledger.",),
+        notes=(*notes, "Prolific pays within minutes and does not deduplicate payments; each "
+               "bulk bonus is paid once through the ledger."),
         fields={"ids": " ".join(wanted)},
         targets=tuple(wanted),
     )  # fmt: skip
@@ -289,7 +292,8 @@ def _reconcile(client: ProlificClient, token: str, now: datetime) -> dict[str, A
 
 def _pay_one(study: Study, bulk: BulkBonus, client: ProlificClient, now: datetime) -> LedgerEntry:
     token = pay_token(bulk.bulk_id)
-    request: dict[str, Any] = {}
+    # The baseline is taken once, before the first attempt; a re-run keeps the recorded one.
+    request: dict[str, Any] | None = None
     if not LedgerEntry.objects.filter(token=token).exists():
         lines = [(sid, money(amount)) for sid, amount in bulk.lines]
         request = {
@@ -347,8 +351,14 @@ def _paying(bulk_id: str) -> Iterator[None]:
 def do_pay(
     study: Study, plan: ProlificPlan, client: ProlificClient, now: datetime | None = None
 ) -> Outcome:
-    """Pay the planned bulk bonuses, each exactly once."""
+    """Pay the planned bulk bonuses, each exactly once.
+
+    Raises:
+        ProlificInputError: the workspace pays in another currency than the study's.
+        ProlificError: Prolific could not tell the workspace's currency.
+    """
     now = now or timezone.now()
+    check_workspace_currency(study, client)
     entries, failures, paid = [], [], Decimal("0")
     for bulk_id in plan.targets:
         try:
@@ -356,6 +366,10 @@ def do_pay(
                 bulk = {b.bulk_id: b for b in unpaid_bonuses(study)}.get(bulk_id)
                 if bulk is None:
                     continue  # paid since the plan was made
+                clashes = repeated_bonuses(study).get(bulk_id)
+                if clashes:
+                    failures.append(f"{repeat_line(bulk_id, clashes)}; not paid")
+                    continue
                 entries.append(_pay_one(study, bulk, client, now))
                 paid += bulk.total
         except (LedgerCallError, ProlificError) as failed:

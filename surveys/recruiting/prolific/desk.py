@@ -24,14 +24,8 @@ from surveys.models import (
 )
 from surveys.recruiting.plans import Outcome
 from surveys.recruiting.prolific.api import ProlificClient, ProlificInputError
-from surveys.recruiting.prolific.bonus import (
-    BulkBonus,
-    bulk_bonuses,
-    do_pay,
-    do_setup_bonus,
-    plan_bonus,
-    plan_pay,
-)
+from surveys.recruiting.prolific.bonus import do_pay, do_setup_bonus, plan_bonus, plan_pay
+from surveys.recruiting.prolific.bulk import BulkBonus, bulk_bonuses
 from surveys.recruiting.prolific.plans import RECRUITER, ProlificPlan
 from surveys.recruiting.prolific.recruiter import prolific_entry_url
 from surveys.recruiting.prolific.review import (
@@ -45,6 +39,8 @@ from surveys.recruiting.prolific.study import do_create_draft, plan_create
 from surveys.recruiting.prolific.sync import do_sync
 
 ACTIONS = ("create", "approve", "reject", "bonus", "pay")
+# The actions that move money: only users who may pay (surveys.can_pay) plan or run them.
+PAY_ACTIONS = ("approve", "bonus", "pay")
 LEDGER_ROWS = 15
 SUBMISSION_ROWS = 200
 

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from surveys.models import RecruiterKind, Study, Submission
 from surveys.recruiting.base import RecruiterConfigError
 from surveys.recruiting.plans import CENT, Plan, PlanItem, form_fields
-from surveys.recruiting.prolific.api import ProlificInputError
+from surveys.recruiting.prolific.api import ProlificClient, ProlificInputError
 from surveys.recruiting.prolific.recruiter import check_prolific_config
 
 RECRUITER = RecruiterKind.PROLIFIC.value
@@ -106,6 +106,29 @@ def check_currency(study: Study) -> str:
     return study.currency
 
 
+def check_workspace_currency(study: Study, client: ProlificClient) -> str:
+    """The study's currency, once Prolific says the workspace paying for it uses the same.
+
+    Prolific reads every amount (rewards, bonus lines) in the workspace's currency, so a study
+    set up in GBP and paid from a USD workspace would pay 5.00 USD for 5.00 GBP. This is asked
+    before any money moves.
+
+    Raises:
+        ProlificInputError: the currencies differ (nothing is sent).
+        ProlificError: Prolific could not be asked.
+    """
+    currency = check_currency(study)
+    workspace, paid_in = client.workspace_currency(prolific_study_id(study))
+    if paid_in != currency:
+        raise ProlificInputError(
+            f"{study.slug} is priced in {currency} but its Prolific workspace {workspace} pays "
+            f"in {paid_in}, so every amount would be paid in the wrong currency; nothing was "
+            f"sent. Set currency: {paid_in} (and the reward and bonus_cap in it) in the study "
+            f"spec, or move the Prolific study to a {currency} workspace"
+        )
+    return currency
+
+
 def study_submissions(study: Study, ids: list[str]) -> list[Submission]:
     """The Prolific submissions of ``study`` named by ``ids`` (submission or participant IDs).
 
@@ -124,4 +147,14 @@ def study_submissions(study: Study, ids: list[str]) -> list[Submission]:
             f"{' ...' if len(unknown) > 5 else ''}; sync first (prolific sync {study.slug}) "
             "and use submission or participant IDs"
         )
-    return [by_id[ident] for ident in wanted]
+    found = [by_id[ident] for ident in wanted]
+    named: dict[int, str] = {}
+    for ident, row in zip(wanted, found, strict=True):
+        if row.pk in named:
+            # A submission ID and its participant's ID are two names of one submission.
+            raise ProlificInputError(
+                f"{named[row.pk]} and {ident} are the same submission ({row.external_id}); "
+                "list each submission once"
+            )
+        named[row.pk] = ident
+    return found

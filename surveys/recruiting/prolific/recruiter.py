@@ -2,11 +2,17 @@
 
 Prolific opens the study's URL with its three parameters filled in (the researcher chooses
 "I'll use URL parameters"; ``prolific create`` sets this up): ``PROLIFIC_PID`` is the
-participant's stable ID, so the same PID always resumes the same participation; ``STUDY_ID``
-and ``SESSION_ID`` (the submission) are kept in ``Participant.recruiter_data`` to reconcile
-with Prolific's submissions later. Once the study knows its Prolific study ID, a ``STUDY_ID``
-naming another study is refused. At the end the participant is sent back to Prolific with the
-study's completion code.
+participant's stable ID, so one PID takes part once; ``SESSION_ID`` (the submission) is the
+proof of that participation, recorded at entry in ``Participant.recruiter_session``: a PID that
+has started resumes only with the same SESSION_ID (or in the browser that started it), since a
+PID alone is no secret. ``STUDY_ID`` and ``SESSION_ID`` are also kept in
+``Participant.recruiter_data`` to reconcile with Prolific's submissions later. Once the study
+knows its Prolific study ID, a ``STUDY_ID`` naming another study is refused. At the end the
+participant is sent back to Prolific with the study's completion code.
+
+A Prolific participant is verified, counts toward "full" and is exported as verified only once
+the sync or a webhook has matched a Prolific submission to them (a ``Submission`` row): any
+well-formed PID can be typed into the link, and only Prolific knows which ones are real.
 
 Settings (``recruiter_config``), all optional:
 
@@ -118,6 +124,10 @@ class ProlificRecruiter(Recruiter):
     """Participants arrive from Prolific and return there with the completion code."""
 
     kind = RecruiterKind.PROLIFIC.value
+    how_to_resume = (
+        "Continue in the browser where you started, or open the study again from your "
+        "submission on Prolific (app.prolific.com), which brings your session with it."
+    )
 
     @classmethod
     def check_config(cls, config: Mapping[str, object]) -> dict[str, Any]:
@@ -134,7 +144,9 @@ class ProlificRecruiter(Recruiter):
                 "study). Open the study you were invited to from Prolific again."
             )
         data = {STUDY_ID: study_id, SESSION_ID: session_id}
-        return Identity(external_id=pid, data={k: v for k, v in data.items() if v})
+        return Identity(
+            external_id=pid, session=session_id, data={k: v for k, v in data.items() if v}
+        )
 
     def participant_link(self, study: Study, request: HttpRequest | None = None) -> str:
         """The study URL to give Prolific, with its three placeholders."""

@@ -8,7 +8,9 @@ re-run finds it done and calls nothing, and a throttled or dropped call is simpl
 
 By default approval takes every submission awaiting review whose participant completed the
 survey and is not excluded; the others (no participant of ours, unfinished, excluded) are
-named in the plan and left for the researcher to decide, by ID.
+named in the plan and left for the researcher to decide, by ID. Approving pays, so it first
+asks Prolific which currency the study's workspace pays in and refuses a study priced in
+another.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from surveys.recruiting.prolific.plans import (
     RECRUITER,
     ProlificPlan,
     check_currency,
+    check_workspace_currency,
     money_line,
     prolific_plan,
     prolific_study_id,
@@ -187,7 +190,14 @@ def _transition(
 
 
 def do_approve(study: Study, plan: ProlificPlan, client: ProlificClient) -> Outcome:
-    """Approve the planned submissions, one ledger step each."""
+    """Approve the planned submissions, one ledger step each.
+
+    Raises:
+        ProlificInputError: the workspace pays in another currency than the study's (an
+            approval pays the reward in the workspace's currency); nothing is sent.
+        ProlificError: Prolific could not tell the workspace's currency.
+    """
+    check_workspace_currency(study, client)
     return _transition(study, plan, client, {"action": "APPROVE"}, lambda _: study.reward)
 
 

@@ -26,10 +26,10 @@ from surveys.models import (
     Participant,
     ParticipantStatus,
     Study,
-    StudyStatus,
     Submission,
     SubmissionStatus,
 )
+from surveys.recruiting.base import SYNCED_STATUSES
 from surveys.recruiting.prolific.api import PAGE_SIZE, ProlificClient, ProlificError
 from surveys.recruiting.prolific.plans import RECRUITER, prolific_study_id
 from surveys.recruiting.prolific.recruiter import SESSION_ID, is_prolific_id
@@ -79,8 +79,18 @@ class Recorded:
 
 
 def _participant(study: Study, participant_id: str, submission_id: str) -> Participant | None:
-    match = Q(external_id=participant_id) | Q(**{f"recruiter_data__{SESSION_ID}": submission_id})
-    return Participant.objects.filter(study=study).filter(match).order_by("id").first()
+    # Prolific's SESSION_ID is the submission's ID: the row that recorded it at entry is the
+    # one this submission belongs to. The participant ID alone is the fallback for rows that
+    # entered without a SESSION_ID, so a row made up with a real person's ID is never
+    # preferred over the row that holds the session.
+    rows = Participant.objects.filter(study=study)
+    by_session = Q(recruiter_session=submission_id) | Q(
+        **{f"recruiter_data__{SESSION_ID}": submission_id}
+    )
+    found = rows.filter(by_session).order_by("id").first()
+    if found is not None:
+        return found
+    return rows.filter(external_id=participant_id, recruiter_session="").order_by("id").first()
 
 
 def _mark_returned(participant: Participant | None) -> bool:
@@ -182,6 +192,10 @@ def do_sync(study: Study, client: ProlificClient, page_size: int = PAGE_SIZE) ->
     seen = created = unmatched = returned = 0
     started = time.time()
     for record in client.list_submissions(study_id, page_size):
+        named = str(record.get("study_id") or study_id).lower()
+        if named != study_id:
+            # The listing is filtered by study: a row naming another is never recorded as ours.
+            continue
         done = do_record_submission(study, {**record, "study_id": study_id}, started)
         seen += 1
         created += done.created
@@ -191,8 +205,8 @@ def do_sync(study: Study, client: ProlificClient, page_size: int = PAGE_SIZE) ->
 
 
 def syncable_study_ids() -> list[int]:
-    """Open Prolific studies that have a Prolific study to sync with."""
-    rows = Study.objects.filter(recruiter=RECRUITER, status=StudyStatus.OPEN).values_list(
+    """Open and closed Prolific studies that have a Prolific study to sync with."""
+    rows = Study.objects.filter(recruiter=RECRUITER, status__in=SYNCED_STATUSES).values_list(
         "pk", "recruiter_config"
     )
     return [pk for pk, config in rows if is_prolific_id((config or {}).get("study_id"))]

@@ -1,11 +1,13 @@
-"""Celery tasks of the Prolific recruiter: the periodic sync that covers missed webhooks.
+"""Celery tasks of the Prolific recruiter: the periodic sync that covers missed webhooks, and
+the look-up that says whose an unmatched webhook event is.
 
 :func:`sync_prolific_studies` (on the beat schedule below) queues :func:`sync_prolific_study`
 for every open Prolific study that has a Prolific study ID; each one re-reads the study row and
-mirrors its submissions. Syncing only reads from Prolific and writes idempotently, so a
-message delivered twice costs one more read. A busy or unreachable API is retried with
-backoff; a missing token or a refused request is logged in one line and not retried, since
-retrying cannot fix it.
+mirrors its submissions. It also queues :func:`resolve_prolific_hook_event` for webhook events
+still unmatched (each is queued on arrival too; the sweep covers a broker that was down).
+Both only read from Prolific and write idempotently, so a message delivered twice costs one
+more read. A busy or unreachable API is retried with backoff; a missing token or a refused
+request is logged in one line and not retried, since retrying cannot fix it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from surveys.recruiting.prolific.api import (
     ProlificInputError,
     ProlificUnreachable,
 )
+from surveys.recruiting.prolific.hook_match import do_resolve_hook_event, unresolved_hook_event_ids
 from surveys.recruiting.prolific.sync import do_sync, syncable_study_ids
 
 logger = logging.getLogger(__name__)
@@ -50,11 +53,17 @@ def sync_prolific_studies(self: Task[Any, Any]) -> int:
     queue = (self.request.delivery_info or {}).get("routing_key")
     study_ids = syncable_study_ids()
     for study_id in study_ids:
-        if queue:
-            sync_prolific_study.apply_async(args=(study_id,), queue=str(queue))
-        else:
-            sync_prolific_study.apply_async(args=(study_id,))
+        _queue(sync_prolific_study, study_id, queue)
+    for event_pk in unresolved_hook_event_ids():
+        _queue(resolve_prolific_hook_event, event_pk, queue)
     return len(study_ids)
+
+
+def _queue(task: Task[Any, Any], pk: int, queue: object) -> None:
+    if queue:
+        task.apply_async(args=(pk,), queue=str(queue))
+    else:
+        task.apply_async(args=(pk,))
 
 
 @shared_task(
@@ -81,3 +90,24 @@ def sync_prolific_study(self: Task[Any, Any], study_id: int) -> int:
         return 0
     logger.info("Prolific sync of %s: %s", study.slug, summary.message)
     return summary.seen
+
+
+@shared_task(
+    name="surveys.prolific.resolve_hook_event",
+    bind=True,
+    ignore_result=True,
+    autoretry_for=(ProlificBusy, ProlificUnreachable),
+    max_retries=SYNC_MAX_RETRIES,
+    retry_backoff=True,
+    retry_backoff_max=SYNC_RETRY_BACKOFF_MAX_S,
+    retry_jitter=True,
+)
+def resolve_prolific_hook_event(self: Task[Any, Any], event_pk: int) -> str:
+    """Ask Prolific whose submission an unmatched webhook event names; its resolution."""
+    try:
+        return do_resolve_hook_event(event_pk, ProlificClient.from_env())
+    except (ProlificBusy, ProlificUnreachable):
+        raise
+    except ProlificError as exc:
+        logger.warning("Prolific webhook event %s left unmatched: %s", event_pk, exc)
+        return ""
