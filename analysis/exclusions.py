@@ -3,6 +3,15 @@
 Rules are data (a frozen dataclass) so a study can declare them before collecting answers and
 the report can print exactly what was applied. Each rule removes whole participants except
 the per-answer speed rule; gold trials themselves never enter the analysis.
+
+Only the instructed-response items exclude by default (:mod:`analysis.quality` scores every
+gold answer). The map anchors stay off the exclusion path unless ``max_anchor_failures`` is set:
+whether a map on the object reads as salient is the construct under study, so excluding by it
+selects raters by how they read the construct. Test-retest repeats are reliability
+(:func:`analysis.reliability.retest_reliability`) and never exclude anyone.
+
+The first rule, "unverified participants", removes by default everyone whose ``verified``
+column is False: a recruiter ID nobody vouched for is not known to be a person at all.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.quality import ANCHOR_KINDS, INSTRUCTED, gold_mask, score_gold, trial_kinds
+
 # A rule returns the rows it drops and a description of what it checked.
 RuleResult = tuple[np.ndarray, str]
 EXCLUSION_COLUMNS = (
@@ -22,6 +33,13 @@ EXCLUSION_COLUMNS = (
     "answers_removed",
     "answers_left",
 )
+# The browser's time from the scale's unlock to the answer. The scale unlocks only once the
+# pictures are in and the minimum time has passed, so time from the pictures' load (``rt_ms``)
+# can never fall below that minimum and a speed rule on it cannot fire.
+UNLOCKED_RT_COLUMN = "unlocked_rt_ms"
+# Whether the study's recruiter vouches for the participant (the platform's exports carry it).
+VERIFIED_COLUMN = "verified"
+UNVERIFIED_RULE = "unverified participants"
 
 
 @dataclass(frozen=True)
@@ -31,28 +49,41 @@ class ExclusionRules:
     Attributes
     ----------
     max_gold_failures
-        Remove participants who failed more than this many gold trials. A gold trial fails
-        when ``gold_passed`` is False, or when the score is more than ``gold_tolerance`` away
-        from ``gold_expected``.
+        Remove participants who failed more than this many instructed-response items
+        (``question_kind`` ``instructed``: passed only by the instructed answer). In a table
+        without ``question_kind`` every gold trial counts, scored within ``gold_tolerance``.
+    max_anchor_failures
+        Remove participants who failed more than this many map anchors (``gold_object``,
+        ``gold_background``); None (the default) keeps the anchors off the exclusion path.
     gold_tolerance
-        Allowed distance from the expected gold answer.
+        How far an anchor (towards the middle of the scale) or a repeat may sit from
+        ``gold_expected`` and still pass: with 1, a map on the object (expected 5) passes at 4
+        or 5 and one on background (expected 1) at 1 or 2 (:func:`analysis.quality.gold_passed`).
     straightline_share
         Remove participants whose most frequent score covers at least this share of their
         answers (1.0: every answer identical), given ``straightline_min_answers`` answers.
     straightline_min_answers
         Fewer answers than this are too few to call straight-lining.
     min_median_rt_ms
-        Remove participants whose median response time is below this.
+        Remove participants whose median response time is below this, timed from the
+        scale's unlock (``unlocked_rt_ms``) where the table has those times, else ``rt_ms``.
     min_answer_rt_ms
-        Remove single answers given faster than this.
+        Remove single answers given faster than this, timed as ``min_median_rt_ms``.
+    exclude_unverified
+        Remove participants whose ``verified`` column is False: IDs the recruiter never
+        vouched for (no Prolific submission or MTurk assignment matched to them), such as
+        scripted entries. Applied first, so the other rules count real participants only;
+        None or False switches it off. A table without the column skips the rule.
     """
 
     max_gold_failures: int | None = 0
+    max_anchor_failures: int | None = None
     gold_tolerance: float = 1.0
     straightline_share: float | None = 1.0
     straightline_min_answers: int = 10
     min_median_rt_ms: float | None = 1500.0
     min_answer_rt_ms: float | None = None
+    exclude_unverified: bool | None = True
 
     def to_dict(self) -> dict[str, object]:
         """The rules as plain data for the JSON report."""
@@ -118,9 +149,11 @@ def apply_exclusions(df: pd.DataFrame, rules: ExclusionRules | None = None) -> E
     log: list[tuple[str, str, int, int, int]] = []
     removed_by: dict[str, str] = {}
     data = df
-    gold = _gold_mask(data)
+    gold = gold_mask(data)
     for name, step in (
+        (UNVERIFIED_RULE, _unverified_rule),
         ("failed gold trials", _gold_rule),
+        ("failed anchors", _anchor_rule),
         ("straight-lining", _straightline_rule),
         ("too fast (participant median)", _median_rt_rule),
     ):
@@ -157,15 +190,6 @@ def apply_exclusions(df: pd.DataFrame, rules: ExclusionRules | None = None) -> E
     return Exclusions(kept.reset_index(drop=True), log_frame, removed_by)
 
 
-def _gold_mask(df: pd.DataFrame) -> pd.Series:
-    if "is_gold" not in df.columns:
-        return pd.Series(False, index=df.index)
-    flag = df["is_gold"]
-    if flag.dtype == object:
-        flag = flag.astype(str).str.lower().isin(["true", "1", "yes"])
-    return flag.fillna(False).astype(bool)
-
-
 def _participants(df: pd.DataFrame, bad: pd.Series) -> np.ndarray:
     flagged = set(bad.index[bad.to_numpy()])
     return df["participant"].isin(flagged).to_numpy()
@@ -174,18 +198,36 @@ def _participants(df: pd.DataFrame, bad: pd.Series) -> np.ndarray:
 def _gold_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules) -> RuleResult:
     if rules.max_gold_failures is None:
         return np.zeros(len(df), bool), "switched off"
-    if not gold.any():
-        return np.zeros(len(df), bool), "skipped: no gold trials"
-    trials = df[gold]
-    if "gold_passed" in trials.columns and trials["gold_passed"].notna().any():
-        failed = ~trials["gold_passed"].astype(bool)
-    elif "gold_expected" in trials.columns:
-        failed = (trials["score"] - trials["gold_expected"]).abs() > rules.gold_tolerance
-    else:
+    kinds = trial_kinds(df)
+    named = (kinds[gold] != "").any()
+    # A table that names no kinds is read as before: every gold trial is a check.
+    checks = gold & (kinds == INSTRUCTED) if named else gold
+    what = "instructed-response item(s)" if named else "gold trial(s)"
+    return _failures_rule(df, checks, rules.max_gold_failures, rules.gold_tolerance, what)
+
+
+def _anchor_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules) -> RuleResult:
+    if rules.max_anchor_failures is None:
+        return np.zeros(len(df), bool), "switched off"
+    anchors = gold & trial_kinds(df).isin(ANCHOR_KINDS)
+    what = "map anchor(s)"
+    return _failures_rule(df, anchors, rules.max_anchor_failures, rules.gold_tolerance, what)
+
+
+def _failures_rule(
+    df: pd.DataFrame, checks: pd.Series, most: int, tolerance: float, what: str
+) -> RuleResult:
+    """Participants with more than ``most`` failed trials among ``checks``."""
+    if not checks.any():
+        return np.zeros(len(df), bool), f"skipped: no {what.replace('(s)', 's')}"
+    outcome = score_gold(df[checks], tolerance)
+    if outcome.isna().all():
         return np.zeros(len(df), bool), "skipped: no gold_passed or gold_expected column"
+    failed = outcome.eq(False)
+    trials = df[checks]
     per = failed.astype(int).groupby(trials["participant"], observed=True).sum()
-    text = f"more than {rules.max_gold_failures} failed gold trial(s)"
-    return _participants(df, per > rules.max_gold_failures), text
+    text = f"more than {most} failed {what} (tolerance {tolerance:g})"
+    return _participants(df, per > most), text
 
 
 def _straightline_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules) -> RuleResult:
@@ -203,22 +245,49 @@ def _straightline_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules)
     return _participants(df, bad), text
 
 
+def _speed_times(df: pd.DataFrame) -> tuple[pd.Series | None, str]:
+    """The times the speed rules read, and from when they run."""
+    if UNLOCKED_RT_COLUMN in df.columns:
+        unlocked = pd.to_numeric(df[UNLOCKED_RT_COLUMN], errors="coerce")
+        if unlocked.notna().any():
+            return unlocked, "from the scale's unlock"
+    if "rt_ms" in df.columns:
+        return pd.to_numeric(df["rt_ms"], errors="coerce"), "from rt_ms"
+    return None, ""
+
+
 def _median_rt_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules) -> RuleResult:
     if rules.min_median_rt_ms is None:
         return np.zeros(len(df), bool), "switched off"
-    if "rt_ms" not in df.columns:
+    times, since = _speed_times(df)
+    if times is None:
         return np.zeros(len(df), bool), "skipped: no rt_ms column"
-    median = df[~gold].groupby("participant", observed=True)["rt_ms"].median()
+    median = times[~gold].groupby(df["participant"][~gold], observed=True).median()
     return _participants(df, median < rules.min_median_rt_ms), (
-        f"median response time below {rules.min_median_rt_ms:g} ms"
+        f"median response time below {rules.min_median_rt_ms:g} ms ({since})"
+    )
+
+
+def _unverified_rule(df: pd.DataFrame, gold: pd.Series, rules: ExclusionRules) -> RuleResult:
+    if not rules.exclude_unverified:
+        return np.zeros(len(df), bool), "switched off"
+    if VERIFIED_COLUMN not in df.columns:
+        return np.zeros(len(df), bool), f"skipped: no {VERIFIED_COLUMN} column"
+    # Only an explicit False is unverified: a missing value says nothing either way.
+    text = df[VERIFIED_COLUMN].astype("string").str.strip().str.lower()
+    unverified = text.isin(["false", "0", "no"]).fillna(False).astype(bool)
+    per = unverified.groupby(df["participant"], observed=True).any()
+    return _participants(df, per), (
+        "not vouched for by the recruiter (no submission or assignment matched to them)"
     )
 
 
 def _answer_rt_rule(df: pd.DataFrame, rules: ExclusionRules) -> RuleResult:
     if rules.min_answer_rt_ms is None:
         return np.zeros(len(df), bool), "switched off"
-    if "rt_ms" not in df.columns:
+    times, since = _speed_times(df)
+    if times is None:
         return np.zeros(len(df), bool), "skipped: no rt_ms column"
-    return (df["rt_ms"] < rules.min_answer_rt_ms).to_numpy(), (
-        f"answer faster than {rules.min_answer_rt_ms:g} ms"
+    return (times < rules.min_answer_rt_ms).to_numpy(), (
+        f"answer faster than {rules.min_answer_rt_ms:g} ms ({since})"
     )

@@ -12,6 +12,8 @@ from typing import TypedDict
 
 import pandas as pd
 
+from analysis.report_context import StudySections
+
 
 class Overview(TypedDict):
     """Counts and settings stated at the head of every report.
@@ -85,3 +87,6 @@ class Report:
     dataset_tests: pd.DataFrame
     notes: list[str]
     files: list[Path] = field(default_factory=list)
+    # The study around the answers: pre-registration, design, flow, platform, quality checks,
+    # the pre-registered hypotheses and the deviations (:mod:`analysis.report_context`).
+    study: StudySections = field(default_factory=StudySections)

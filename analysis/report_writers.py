@@ -13,6 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.report_study import (
+    design_markdown,
+    deviations_markdown,
+    flow_markdown,
+    hypotheses_markdown,
+    platform_markdown,
+    preregistration_markdown,
+    quality_markdown,
+)
 from analysis.report_types import Report
 from analysis.tables import TEST_COLUMNS
 
@@ -53,10 +62,23 @@ def markdown_table(frame: pd.DataFrame, columns: tuple[str, ...] | None = None) 
 
 
 def write_markdown(report: Report, path: Path) -> Path:
-    """Write the human-readable report."""
+    """Write the human-readable report, in the order a reviewer reads one: the pre-registration,
+    design, participant flow, platform, quality checks, primary analysis, secondary analyses,
+    deviations."""
     o = report.overview
     parts = [
         "# Saliency ratings: analysis report\n",
+        *preregistration_markdown(report.study, markdown_table),
+        *design_markdown(report.study, markdown_table),
+        *flow_markdown(report.study, markdown_table),
+        *platform_markdown(report.study),
+        "## Quality checks and reliability\n",
+        "### Exclusions (pre-declared, applied in this order)\n",
+        markdown_table(report.exclusions),
+        *quality_markdown(report.study, markdown_table),
+        "### Agreement (questions rated by participants)\n",
+        markdown_table(report.agreement),
+        "## Primary analysis\n",
         f"{o['answers_analysed']:,} answers analysed ({o['answers_in_file']:,} in the file) from "
         f"{o['participants']} participants on {o['questions']} questions; methods: "
         f"{', '.join(o['methods'])}; {o['images']} images ({o['items']} items), images "
@@ -64,16 +86,16 @@ def write_markdown(report: Report, path: Path) -> Path:
         f"{o['confidence_level']:.0%}; bootstrap intervals resample participants and images "
         f"({o['bootstrap_resamples']} replicates, seed {o['seed']}); pairwise p-values are "
         f"{o['p_adjust']}-adjusted.\n",
-        "## Exclusions (pre-declared, applied in this order)\n",
-        markdown_table(report.exclusions),
-        "## Scores per method\n",
+        "### Scores per method\n",
         markdown_table(report.summary),
         "\nDistribution of scores (counts and proportions):\n",
         markdown_table(_wide_distribution(report.distribution)),
         *_primary_markdown(report),
-        "\nDifferences in mean score (two-way bootstrap over participants and images):\n",
+        *hypotheses_markdown(report.study, markdown_table),
+        "## Secondary analyses\n",
+        "Differences in mean score (two-way bootstrap over participants and images):\n",
         markdown_table(report.mean_differences),
-        "## Secondary tests and models\n",
+        "### Secondary tests and models\n",
         "The first rows repeat the headline test. Rows whose note says 'ignores' leave out a "
         "source of variance and are sensitivity checks or descriptions only, never a test of "
         "the methods.\n",
@@ -82,11 +104,9 @@ def write_markdown(report: Report, path: Path) -> Path:
         markdown_table(report.model_fits),
     ]
     for name, table in report.models.items():
-        parts += [f"\n### Model: {name}\n", markdown_table(table)]
+        parts += [f"\n#### Model: {name}\n", markdown_table(table)]
     parts += [
-        "## Agreement (questions rated by participants)\n",
-        markdown_table(report.agreement),
-        "## Per dataset\n",
+        "### Per dataset\n",
         markdown_table(report.dataset_summary),
         "\n",
         markdown_table(report.dataset_tests, ("dataset",) + TEST_TABLE_COLUMNS),
@@ -96,6 +116,7 @@ def write_markdown(report: Report, path: Path) -> Path:
             f"\nDistribution of scores, {dataset}:\n",
             markdown_table(_wide_distribution(part)),
         ]
+    parts += deviations_markdown(report.study, markdown_table)
     if report.notes:
         parts += ["## Notes\n", "\n".join(f"- {n}" for n in report.notes) + "\n"]
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -112,9 +133,9 @@ _DESIGN_WORDS = {
 def _primary_markdown(report: Report) -> list[str]:
     o = report.overview
     if not report.primary:
-        return ["## Headline test\n", "The headline model could not be fitted (see Notes).\n"]
+        return ["### Headline test\n", "The headline model could not be fitted (see Notes).\n"]
     return [
-        "## Headline test\n",
+        "### Headline test\n",
         f"Cumulative logit mixed model `{o['primary_model']}` (Laplace approximation, as R's "
         "`ordinal::clmm`): participants and images are random samples, so a method "
         "difference must stand out from the variation between images as well as between "
@@ -174,6 +195,16 @@ def report_dict(report: Report) -> dict[str, object]:
         "dataset_distribution": _records(report.dataset_distribution),
         "dataset_tests": _records(report.dataset_tests),
         "notes": list(report.notes),
+        "preregistration": report.study.preregistration,
+        "design": {
+            "conditions": _records(report.study.design),
+            "facts": {k: _plain(v) for k, v in report.study.design_facts.items()},
+        },
+        "participant_flow": _records(report.study.flow),
+        "platform": {k: _plain(v) for k, v in report.study.platform.items()},
+        "quality": {k: _records(v) for k, v in report.study.quality.items()},
+        "hypotheses": _records(report.study.hypotheses),
+        "deviations": _records(report.study.deviations),
     }
 
 

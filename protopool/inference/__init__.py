@@ -11,6 +11,7 @@ Example:
     >>> pairs = maps_for_pairs(run.model, [(0, "bird.png", None)], run.config.data, settings)
 """
 
+from protopool.inference.decision import ImageEvidence, image_evidence, tree_paths
 from protopool.inference.maps import (
     Box,
     MapError,
@@ -37,12 +38,14 @@ from protopool.inference.runs import (
 
 __all__ = [
     "Box",
+    "ImageEvidence",
     "MapError",
     "PairMap",
     "PreparedImage",
     "Run",
     "class_slots",
     "crop_region",
+    "image_evidence",
     "image_map",
     "latent_maps",
     "load_run",
@@ -54,5 +57,6 @@ __all__ = [
     "prototype_activation",
     "prototype_provenance",
     "stream_maps",
+    "tree_paths",
     "upsample",
 ]

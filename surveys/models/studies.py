@@ -59,6 +59,9 @@ class Study(models.Model):
     gold_share = models.FloatField(
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)]
     )
+    quality_checks = models.JSONField(
+        default=dict, blank=True, help_text="Instructed items and test-retest repeats per set."
+    )
     participants_wanted = models.PositiveIntegerField(default=40)
     min_seconds_per_question = models.FloatField(default=2.0, validators=[MinValueValidator(0)])
     active_cutoff_minutes = models.PositiveIntegerField(
@@ -69,6 +72,13 @@ class Study(models.Model):
     debrief_text = models.TextField()
     reward = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default="USD")
+    bonus_cap = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The largest bonus one participant may get (empty: the reward).",
+    )
     estimated_minutes = models.PositiveIntegerField(default=10)
     completion_code = models.CharField(max_length=64, default=new_code)
     recruiter = models.CharField(
@@ -79,6 +89,24 @@ class Study(models.Model):
         default=dict, blank=True, help_text="analysis.ExclusionRules fields, declared up front."
     )
     seed = models.PositiveIntegerField(default=0)
+    # The plan (pre-registration, design, exclusion rules) as the spec declares it, rewritten by
+    # every save until the study opens; then frozen as canonical text with its SHA-256
+    # (analysis.preregistration), which no save may change.
+    preregistration = models.JSONField(default=dict, blank=True)
+    preregistration_text = models.TextField(blank=True, help_text="The frozen canonical text.")
+    preregistration_sha256 = models.CharField(max_length=64, blank=True)
+    preregistered_at = models.DateTimeField(null=True, blank=True)
+    unblinded_at = models.DateTimeField(null=True, blank=True)
+    unblinded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    protocol_events = models.JSONField(
+        default=list, blank=True, help_text="Deviations recorded after the plan was frozen."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -88,6 +116,8 @@ class Study(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "studies"
+        # Staff see every study; only holders of this may approve, bonus or pay participants.
+        permissions = [("can_pay", "Can approve, bonus and pay participants")]
 
     def __str__(self) -> str:
         return self.title
@@ -101,6 +131,9 @@ class Condition(models.Model):
     label = models.CharField(max_length=200, help_text="The method column of the exports.")
     dataset = models.CharField(max_length=200, help_text="The dataset column of the exports.")
     position = models.PositiveIntegerField(default=0)
+    # The overlay box as a condition of its own: "on"/"off" override the study's style for this
+    # condition, so one run may be shown with and without the box; "" keeps the study's.
+    box = models.CharField(max_length=3, blank=True, default="")
 
     class Meta:
         ordering = ["study", "position", "id"]
@@ -108,7 +141,7 @@ class Condition(models.Model):
             models.UniqueConstraint(
                 fields=["study", "label", "dataset"], name="condition_unique_label"
             ),
-            models.UniqueConstraint(fields=["study", "run"], name="condition_unique_run"),
+            models.UniqueConstraint(fields=["study", "run", "box"], name="condition_unique_run"),
         ]
 
     def __str__(self) -> str:
@@ -132,7 +165,11 @@ class Stimulus(models.Model):
     map_override = models.CharField(
         max_length=20,
         blank=True,
-        help_text="Gold stimuli: 'background' draws a map on empty background instead.",
+        help_text="Synthetic maps: 'object' on the object, 'background' on empty background.",
+    )
+    practice = models.BooleanField(
+        default=False,
+        help_text="A practice picture of the instructions (an image no question shows).",
     )
     status = models.CharField(
         max_length=20, choices=StimulusStatus.choices, default=StimulusStatus.PENDING
@@ -141,6 +178,11 @@ class Stimulus(models.Model):
     overlay = models.FileField(upload_to="stimuli/", blank=True)
     score = models.FloatField(null=True, blank=True)
     box = models.JSONField(null=True, blank=True)
+    # Measured on the very map the overlay draws, when it is rendered, so a later change of
+    # style or model cannot make them describe another picture (surveys.studies.measures).
+    measures = models.JSONField(
+        default=dict, blank=True, help_text="Objective measures of the map shown, by name."
+    )
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)

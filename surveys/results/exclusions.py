@@ -58,8 +58,14 @@ def check_exclusion_rules(study: Study) -> ExclusionRules:
             f"The study's exclusion rules name unknown field(s) {unknown}; the known fields are "
             f"{known}. Fix the study's exclusion_rules."
         )
+    switches = {f.name for f in fields(ExclusionRules) if str(f.type).startswith("bool")}
     for name, value in declared.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if name in switches:
+            if value is not None and not isinstance(value, bool):
+                raise RulesError(
+                    f"Exclusion rule {name!r} must be true, false or null; got {value!r}."
+                )
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise RulesError(
                 f"Exclusion rule {name!r} must be a number or null (switched off); got {value!r}."
             )

@@ -1,10 +1,14 @@
 """The participants table: one row per participant, under the same pseudonym as the responses.
 
-Columns: ``participant`` (pseudonym), ``status``, ``recruiter``, ``question_set`` (the index of
+Columns: ``participant`` (pseudonym), ``status``, ``recruiter``, ``verified`` (whether the
+recruiter vouches for the participant: always for a plain link or a panel, for Prolific and MTurk
+only once a submission or assignment is matched to them), ``question_set`` (the index of
 the balanced cell), ``started_at`` / ``consented_at`` / ``completed_at`` (ISO 8601, UTC),
-``answers``, ``gold_answers``, ``gold_passed``, ``gold_failed``, ``exclusion_reason`` (recorded
-on the participant by the platform) and ``excluded_by_rule`` (the pre-declared rule that removes
-the participant from the analysis, if any).
+``answers``, ``gold_answers``, ``gold_passed``, ``gold_failed`` (every kind of gold trial, as the
+responses table scores them), ``instructed_failed`` (the attention checks the exclusion rule
+counts), ``anchors_failed`` (map anchors, reported only unless the rules exclude by them),
+``exclusion_reason`` (recorded on the participant by the platform) and ``excluded_by_rule`` (the
+pre-declared rule that removes the participant from the analysis, if any).
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from datetime import datetime
 
 import pandas as pd
 
+from analysis.quality import ANCHOR_KINDS, INSTRUCTED, KIND_COLUMN
 from surveys.common.pseudonyms import pseudonym, pseudonym_key
 from surveys.models import Participant, Study
+from surveys.participation.verification import verified_ids
 
 PARTICIPANT_COLUMNS: tuple[str, ...] = (
     "participant",
     "status",
     "recruiter",
+    "verified",
     "question_set",
     "started_at",
     "consented_at",
@@ -29,6 +36,8 @@ PARTICIPANT_COLUMNS: tuple[str, ...] = (
     "gold_answers",
     "gold_passed",
     "gold_failed",
+    "instructed_failed",
+    "anchors_failed",
     "exclusion_reason",
     "excluded_by_rule",
 )
@@ -39,18 +48,29 @@ def _iso(moment: datetime | None) -> str:
 
 
 def _answer_counts(responses: pd.DataFrame) -> pd.DataFrame:
-    """Per pseudonym: answers, gold answers, gold passed and gold failed."""
-    columns = ["answers", "gold_answers", "gold_passed", "gold_failed"]
+    """Per pseudonym: answers, gold answers, gold passed and failed, and failed by kind."""
+    columns = [
+        "answers",
+        "gold_answers",
+        "gold_passed",
+        "gold_failed",
+        "instructed_failed",
+        "anchors_failed",
+    ]
     if responses.empty:
         return pd.DataFrame(columns=columns)
     passed = responses["gold_passed"]
+    failed = passed == False  # noqa: E712 - NaN is neither
+    kinds = responses[KIND_COLUMN].astype(str)
     table = pd.DataFrame(
         {
             "participant": responses["participant"].astype(str),
             "answers": 1,
             "gold_answers": responses["is_gold"].astype(int),
-            "gold_passed": (passed == True).astype(int),  # noqa: E712 - NaN is neither
-            "gold_failed": (passed == False).astype(int),  # noqa: E712
+            "gold_passed": (passed == True).astype(int),  # noqa: E712
+            "gold_failed": failed.astype(int),
+            "instructed_failed": (failed & (kinds == INSTRUCTED)).astype(int),
+            "anchors_failed": (failed & kinds.isin(ANCHOR_KINDS)).astype(int),
         }
     )
     return table.groupby("participant")[columns].sum()
@@ -58,7 +78,7 @@ def _answer_counts(responses: pd.DataFrame) -> pd.DataFrame:
 
 def iter_participant_rows(
     study: Study, responses: pd.DataFrame, removed: Mapping[str, str]
-) -> Iterator[tuple[str | int, ...]]:
+) -> Iterator[tuple[str | int | bool, ...]]:
     """Rows in :data:`PARTICIPANT_COLUMNS` order, in the order participants started.
 
     Args:
@@ -69,7 +89,8 @@ def iter_participant_rows(
             (:attr:`surveys.results.exclusions.ExclusionOutcome.removed`).
     """
     counts = _answer_counts(responses)
-    key = pseudonym_key()
+    verified = verified_ids(study)
+    key = pseudonym_key(study)
     people = (
         Participant.objects.filter(study=study)
         .select_related("question_set")
@@ -82,6 +103,7 @@ def iter_participant_rows(
             name,
             person.status,
             person.recruiter,
+            person.pk in verified,
             person.question_set.index if person.question_set else "",
             _iso(person.started_at),
             _iso(person.consented_at),

@@ -3,10 +3,11 @@
 Participants only ever see opaque file names; this table (staff only) is the key that links
 each ``overlay_file`` and ``original_file`` back to the condition label, the run (label and
 code), the prototype (the same ``prototype`` text as the responses table, and its pool index),
-the dataset image and crop box, and the rendering style (its fingerprint and its fields as
-JSON). ``stimulus`` is the id the responses table uses (its ``stimulus`` and ``item``), and
-``image_id`` is the responses table's ``image``: one value per dataset image, shared by every
-condition that shows it.
+the dataset image and crop box, the rendering style (its fingerprint and its fields as JSON),
+and the stimulus's objective measures (``m_...``, :mod:`.measure_columns`). ``stimulus`` is
+the id the responses table uses (its ``stimulus`` and ``item``), and ``image_id`` is the
+responses table's ``image``: one value per dataset image, shared by every condition that shows
+it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import Count
 
 from protopool.rendering import StyleError, style_from_dict
 from surveys.models import Stimulus, Study
+from surveys.results.measure_columns import MEASURE_COLUMNS, measure_cells
 
 STIMULUS_COLUMNS: tuple[str, ...] = (
     "stimulus",
@@ -41,6 +43,8 @@ STIMULUS_COLUMNS: tuple[str, ...] = (
     "questions",
     "rendered_at",
     "error",
+    # The objective measures of the map shown and of its prototype (.measure_columns).
+    *MEASURE_COLUMNS,
 )
 
 
@@ -58,7 +62,7 @@ def style_fields(study: Study) -> tuple[str, str]:
     return style.fingerprint(), json.dumps(style.to_dict(), sort_keys=True)
 
 
-def iter_stimulus_rows(study: Study) -> Iterator[tuple[str | int | float, ...]]:
+def iter_stimulus_rows(study: Study) -> Iterator[tuple[str | int | float | None, ...]]:
     """Rows in :data:`STIMULUS_COLUMNS` order, one per stimulus, by id."""
     style_hash, style_json = style_fields(study)
     stimuli = (
@@ -90,4 +94,5 @@ def iter_stimulus_rows(study: Study) -> Iterator[tuple[str | int | float, ...]]:
             stimulus.n_questions,
             stimulus.rendered_at.isoformat() if stimulus.rendered_at else "",
             stimulus.error,
+            *measure_cells(stimulus.measures, prototype.metrics),
         )

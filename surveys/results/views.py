@@ -1,7 +1,9 @@
-"""The researcher's desk: study status, live refresh, the Figure 10 chart and the exports."""
+"""The researcher's desk: study status, live refresh, the Figure 10 chart, the exports, and
+unblinding a blind desk (outcomes stay hidden while data collection is open)."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -9,16 +11,25 @@ from django.http import (
     HttpResponseBase,
     StreamingHttpResponse,
 )
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from surveys.common.access import staff_only
-from surveys.results.desk import access_desk_study, figure_png, study_status
+from surveys.results.desk import (
+    BlindError,
+    access_desk_study,
+    check_not_blind,
+    figure_png,
+    study_status,
+)
 from surveys.results.exclusions import RulesError
 from surveys.results.exports import ExportError, access_download
+from surveys.studies.protocol import do_unblind
 
 NO_FIGURE = "No answers to draw yet: the chart appears once answers arrive."
+# Downloads that carry the scores, and so the outcomes by condition.
+OUTCOME_EXPORTS = ("responses", "report")
 # The chart's URL changes with the answer count, so a cached copy is never stale for long.
 FIGURE_CACHE = "private, max-age=300"
 
@@ -42,7 +53,10 @@ def desk_live(request: HttpRequest, slug: str) -> HttpResponse:
 @staff_only
 @require_GET
 def desk_figure(request: HttpRequest, slug: str) -> HttpResponse:
-    png = figure_png(access_desk_study(slug))
+    try:
+        png = figure_png(access_desk_study(slug))
+    except BlindError as err:
+        return HttpResponse(str(err), status=403, content_type="text/plain; charset=utf-8")
     if png is None:
         return HttpResponse(NO_FIGURE, status=404, content_type="text/plain; charset=utf-8")
     response = HttpResponse(png, content_type="image/png")
@@ -55,8 +69,13 @@ def desk_figure(request: HttpRequest, slug: str) -> HttpResponse:
 @never_cache
 def desk_export(request: HttpRequest, slug: str) -> HttpResponseBase:
     study = access_desk_study(slug)
+    what = request.GET.get("what", "")
     try:
-        download = access_download(study, request.GET.get("what", ""))
+        if what in OUTCOME_EXPORTS:
+            check_not_blind(study)
+        download = access_download(study, what)
+    except BlindError as err:
+        return HttpResponse(str(err), status=409, content_type="text/plain; charset=utf-8")
     except (ExportError, RulesError) as err:
         return HttpResponse(str(err), status=400, content_type="text/plain; charset=utf-8")
     if download.file is not None:
@@ -65,3 +84,16 @@ def desk_export(request: HttpRequest, slug: str) -> HttpResponseBase:
     response = StreamingHttpResponse(chunks, content_type=download.content_type)
     response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     return response
+
+
+@staff_only
+@require_POST
+def desk_unblind(request: HttpRequest, slug: str) -> HttpResponseBase:
+    study = access_desk_study(slug)
+    if do_unblind(study, request.user):
+        messages.warning(
+            request,
+            "The desk is unblinded: outcomes are visible while data come in. This is recorded "
+            "with your name and the time, and the report lists it as a deviation.",
+        )
+    return redirect("surveys:desk", slug=study.slug)

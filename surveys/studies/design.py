@@ -5,9 +5,15 @@ dataset every image gets one stimulus per condition, showing a prototype the con
 uses for the image's class. The question sets are Latin-square cells: cell ``c`` shows image
 ``i`` under condition ``(i + c) mod K``, so each participant sees every image once and every
 condition equally often (within one, when K does not divide N). With datasets of different K,
-there are ``lcm`` of the K cells. Gold trials (a map on the object, a map on empty background,
-an instructed item and a repeat for test-retest) go into every cell, on images no cell shows
-otherwise.
+there are ``lcm`` of the K cells. With ``question_sets: fixed`` (the paper's) there is one set
+for everyone: image ``i`` is shown under condition ``i mod K`` only. Gold trials (two map anchors,
+the instructed-response items and the test-retest repeats) go into every cell, on images no
+cell shows otherwise, and two practice pictures on two more (:mod:`surveys.studies.quality`).
+
+Which prototype a stimulus shows is the condition's :class:`PrototypePicker` (the spec's
+``prototype_rule``, built in :mod:`surveys.studies.inputs`): by default one linked to the image's
+class, drawn with the design's seed. Under ``projection_source`` each prototype is shown on the
+training image it was projected onto, so the images of a slot differ between conditions.
 """
 
 from __future__ import annotations
@@ -17,34 +23,18 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 from surveys.common.checks import SpecError, SpecProblem
 from surveys.models import QuestionKind
-from surveys.studies.gold import BBox, Size, background_spot
-
-# The four kinds every study with gold trials has at least once; further gold items alternate
-# between the two map checks.
-REQUIRED_GOLD = (
-    QuestionKind.GOLD_OBJECT,
-    QuestionKind.GOLD_BACKGROUND,
-    QuestionKind.INSTRUCTED,
-    QuestionKind.REPEAT,
+from surveys.studies.gold import BBox, Size
+from surveys.studies.quality import (
+    QualityChecks,
+    add_gold,
+    add_practice,
+    gold_count,
+    gold_kinds,
 )
-EXTRA_GOLD = (QuestionKind.GOLD_OBJECT, QuestionKind.GOLD_BACKGROUND)
-# Expected answers: a highlighted object reads as salient (>= 4 passes with the analysis's
-# default tolerance of 1), empty background as not (<= 2); the instructed item asks for 2.
-GOLD_EXPECTED: dict[str, int] = {
-    QuestionKind.GOLD_OBJECT: 5,
-    QuestionKind.GOLD_BACKGROUND: 1,
-    QuestionKind.INSTRUCTED: 2,
-}
-INSTRUCTED_ANSWER = 2
-# Prolific's rule for a fair attention check: an explicit instruction in the question itself.
-INSTRUCTION = f"Attention check: for this picture, please answer {INSTRUCTED_ANSWER}."
-MAP_OVERRIDES: dict[str, str] = {
-    QuestionKind.GOLD_OBJECT: "object",
-    QuestionKind.GOLD_BACKGROUND: "background",
-}
 
 
 @dataclass(frozen=True)
@@ -54,6 +44,20 @@ class ImageInfo:
     image_id: str
     label: int
     bbox: BBox | None = None
+
+
+LAYOUTS = ("latin_square", "fixed")
+# Images whose pickers are asked in one go, so a model-based rule runs batched forward passes.
+PICK_BATCH = 32
+
+
+class PrototypePicker(Protocol):
+    """The prototypes a condition may show on an image (empty: the image does not suit it)."""
+
+    def __call__(self, image: ImageInfo) -> Sequence[int]: ...
+
+    def prepare(self, images: Sequence[ImageInfo]) -> None:
+        """Work out the answers for these images at once (a batched forward pass)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class ConditionInput:
         candidates: Prototype ids (catalogue keys) the run uses for each class label.
         fallback: Prototypes for a class without its own (a ProtoTree's root, on every path).
         crops: Whether the run crops images to their object box.
+        pick: The prototype rule's picker; None draws among ``candidates`` of the image's class.
+        sources: ``projection_source``: each prototype with the image it was projected onto.
+        from_sources: The stimuli are drawn from ``sources`` (``projection_source``).
     """
 
     label: str
@@ -73,9 +80,18 @@ class ConditionInput:
     candidates: Mapping[int, Sequence[int]]
     fallback: Sequence[int] = ()
     crops: bool = False
+    pick: PrototypePicker | None = None
+    sources: Sequence[tuple[int, ImageInfo]] = ()
+    from_sources: bool = False
 
     def prototypes_for(self, label: int) -> Sequence[int]:
         return self.candidates.get(label) or self.fallback
+
+    def prototypes_on(self, image: ImageInfo) -> Sequence[int]:
+        """What the condition may show on this image under its prototype rule."""
+        if self.pick is not None:
+            return self.pick(image)
+        return self.prototypes_for(image.label)
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ class StimulusPlan:
     image_id: str
     crop_box: list[float] | None
     map_override: str = ""
+    practice: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,17 +143,11 @@ class DesignPlan:
         self.questions.append(QuestionPlan(len(self.stimuli) - 1, kind, expected, instruction))
         return len(self.questions) - 1
 
-
-def gold_count(regular: int, share: float) -> int:
-    """Gold items per set so that they are about ``share`` of it (at least one of each kind)."""
-    if share <= 0 or regular == 0:
-        return 0
-    return max(len(REQUIRED_GOLD), round(share * regular / (1 - share)))
-
-
-def gold_kinds(count: int) -> list[str]:
-    extra = [EXTRA_GOLD[i % len(EXTRA_GOLD)] for i in range(max(0, count - len(REQUIRED_GOLD)))]
-    return [*REQUIRED_GOLD[:count], *extra]
+    def add_repeat(self, original: int) -> int:
+        """Add a test-retest repeat of the question ``original``; the repeat's index."""
+        stimulus = self.questions[original].stimulus
+        self.questions.append(QuestionPlan(stimulus, QuestionKind.REPEAT, None, "", original))
+        return len(self.questions) - 1
 
 
 def plan_design(
@@ -146,6 +157,8 @@ def plan_design(
     gold_share: float,
     seed: int,
     image_size: Callable[[str, ImageInfo], Size],
+    layout: str = "latin_square",
+    checks: QualityChecks | None = None,
 ) -> DesignPlan:
     """Work out the whole design.
 
@@ -156,6 +169,9 @@ def plan_design(
         gold_share: About this share of each set is gold.
         seed: The sampling seed: the same inputs and seed give the same design.
         image_size: Reads the size of a dataset's image (to place the background gold map).
+        layout: ``latin_square`` (every image under every condition, one cell each) or
+            ``fixed`` (one set for everyone, each image under one condition).
+        checks: The instructed items and repeats of every set (the defaults when omitted).
 
     Raises:
         SpecError: Too few images, or none fit for a gold trial; the message says what to change.
@@ -166,44 +182,88 @@ def plan_design(
     by_dataset = {
         d.name: [i for i, c in enumerate(conditions) if c.dataset == d.name] for d in datasets
     }
-    cells = math.lcm(*(len(members) for members in by_dataset.values()))
+    fixed = layout == "fixed"
+    cells = 1 if fixed else math.lcm(*(len(members) for members in by_dataset.values()))
     plan.sets = [[] for _ in range(cells)]
     spares: dict[str, list[ImageInfo]] = {}
     for dataset in datasets:
         members = by_dataset[dataset.name]
-        chosen, rest = _sample(
-            dataset, [conditions[i] for i in members], questions_per_dataset, rng
-        )
-        if len(chosen) < questions_per_dataset:
-            problems.append(_too_few(dataset.name, len(chosen), questions_per_dataset))
+        if any(conditions[i].from_sources for i in members):
+            found, rest = _regular_from_sources(
+                plan, conditions, members, dataset, questions_per_dataset, rng, fixed
+            )
+        else:
+            chosen, rest = _sample(
+                dataset, [conditions[i] for i in members], questions_per_dataset, rng
+            )
+            found = len(chosen)
+            if found == questions_per_dataset:
+                _regular(plan, conditions, members, chosen, rng, fixed)
+        if found < questions_per_dataset:
+            problems.append(_too_few(dataset.name, found, questions_per_dataset))
             continue
-        _regular(plan, conditions, members, chosen, rng)
         spares[dataset.name] = rest
-        plan.notes.extend(_balance_notes(dataset.name, questions_per_dataset, conditions, members))
+        plan.notes.extend(
+            _balance_notes(dataset.name, questions_per_dataset, conditions, members, fixed)
+        )
     if problems:
         raise SpecError(problems)
     regular = sum(len(cell) for cell in plan.sets[:1])
-    _gold(plan, conditions, by_dataset, spares, gold_count(regular, gold_share), rng, image_size)
-    plan.notes.append(
-        f"{cells} question set(s) balanced like a Latin square, each with {regular} regular "
-        f"and {len(plan.sets[0]) - regular} gold question(s)"
+    checks = checks or QualityChecks()
+    kinds = gold_kinds(gold_count(regular, gold_share, checks), checks)
+    sizes = [partial(image_size, name) for name in by_dataset]
+
+    def make(index: int, image: ImageInfo, override: str) -> StimulusPlan:
+        return _stimulus(conditions[index], index, image, rng, override)
+
+    add_gold(plan, conditions, by_dataset, spares, kinds, make, sizes, rng)
+    arrangement = (
+        "one fixed set for every participant (each image under one condition)"
+        if fixed
+        else f"{cells} question set(s) balanced like a Latin square"
     )
+    plan.notes.append(
+        f"{arrangement}, each with {regular} regular and {len(plan.sets[0]) - regular} gold "
+        "question(s)"
+    )
+    add_practice(plan, conditions, by_dataset, spares, make, sizes[0])
     return plan
 
 
 def _eligible(image: ImageInfo, members: Sequence[ConditionInput]) -> bool:
-    return all(condition.prototypes_for(image.label) for condition in members)
+    return all(condition.prototypes_on(image) for condition in members)
+
+
+def _prepare(members: Sequence[ConditionInput], images: Sequence[ImageInfo]) -> None:
+    for condition in members:
+        if condition.pick is not None:
+            condition.pick.prepare(images)
 
 
 def _sample(
     dataset: DatasetInput, members: Sequence[ConditionInput], n: int, rng: random.Random
 ) -> tuple[list[ImageInfo], list[ImageInfo]]:
-    """N eligible images in a seeded order, and the unused ones (then the spares) for gold."""
-    pool = sorted((i for i in dataset.images if _eligible(i, members)), key=lambda i: i.image_id)
+    """N eligible images in a seeded order, and the unused ones (then the spares) for gold.
+
+    Images are checked in the seeded order and only until N are found: a model-based prototype
+    rule then looks at a few batches of images, never at the whole split.
+    """
+    pool = sorted(dataset.images, key=lambda i: i.image_id)
     rng.shuffle(pool)
+    chosen: list[ImageInfo] = []
+    rest: list[ImageInfo] = []
+    for start in range(0, len(pool), PICK_BATCH):
+        batch = pool[start : start + PICK_BATCH]
+        if len(chosen) >= n:
+            rest.extend(batch)
+            continue
+        _prepare(members, batch)
+        for image in batch:
+            wanted = len(chosen) < n and _eligible(image, members)
+            (chosen if wanted else rest).append(image)
     spares = sorted(dataset.spares, key=lambda i: i.image_id)
     rng.shuffle(spares)
-    return pool[:n], pool[n:] + spares
+    return chosen, rest + spares
 
 
 def _regular(
@@ -212,39 +272,98 @@ def _regular(
     members: Sequence[int],
     chosen: Sequence[ImageInfo],
     rng: random.Random,
+    fixed: bool = False,
 ) -> None:
     k = len(members)
     for i, image in enumerate(chosen):
+        if fixed:
+            # One set: the image appears once, under one condition, as in the paper's study.
+            index = members[i % k]
+            plan.sets[0].append(plan.add(_stimulus(conditions[index], index, image, rng)))
+            continue
         questions = [plan.add(_stimulus(conditions[index], index, image, rng)) for index in members]
         for c, cell in enumerate(plan.sets):
             cell.append(questions[(i + c) % k])
 
 
+def _regular_from_sources(
+    plan: DesignPlan,
+    conditions: Sequence[ConditionInput],
+    members: Sequence[int],
+    dataset: DatasetInput,
+    n: int,
+    rng: random.Random,
+    fixed: bool,
+) -> tuple[int, list[ImageInfo]]:
+    """``projection_source``: slot ``i`` holds, per condition, a prototype on its own source image.
+
+    No image is used twice in a dataset, so a participant never sees one picture under two
+    conditions. Returns the slots filled and the dataset's unused images (for gold).
+    """
+    k = len(members)
+    queues = {}
+    for index in members:
+        queue = sorted(conditions[index].sources, key=lambda pair: (pair[1].image_id, pair[0]))
+        rng.shuffle(queue)
+        queues[index] = queue
+    used: set[str] = set()
+    slots: list[list[int]] = []
+    for i in range(n):
+        wanted = [members[i % k]] if fixed else list(members)
+        slot: list[int] = []
+        for index in wanted:
+            pair = _next_source(queues[index], used)
+            if pair is None:
+                return i, []
+            prototype, image = pair
+            crop = list(image.bbox) if conditions[index].crops and image.bbox else None
+            slot.append(plan.add(StimulusPlan(index, prototype, image.image_id, crop)))
+        slots.append(slot)
+    for i, slot in enumerate(slots):
+        for c, cell in enumerate(plan.sets):
+            cell.append(slot[0] if fixed else slot[(i + c) % k])
+    rest = [image for image in [*dataset.images, *dataset.spares] if image.image_id not in used]
+    rest.sort(key=lambda image: image.image_id)
+    rng.shuffle(rest)
+    return n, rest
+
+
+def _next_source(
+    queue: list[tuple[int, ImageInfo]], used: set[str]
+) -> tuple[int, ImageInfo] | None:
+    while queue:
+        prototype, image = queue.pop()
+        if image.image_id not in used:
+            used.add(image.image_id)
+            return prototype, image
+    return None
+
+
 def _stimulus(
     condition: ConditionInput, index: int, image: ImageInfo, rng: random.Random, override: str = ""
 ) -> StimulusPlan:
-    prototype = rng.choice(list(condition.prototypes_for(image.label)))
+    prototype = rng.choice(list(condition.prototypes_on(image)))
     crop = list(image.bbox) if condition.crops and image.bbox is not None else None
     return StimulusPlan(index, prototype, image.image_id, crop, override)
 
 
 def _balance_notes(
-    name: str, n: int, conditions: Sequence[ConditionInput], members: Sequence[int]
+    name: str,
+    n: int,
+    conditions: Sequence[ConditionInput],
+    members: Sequence[int],
+    fixed: bool = False,
 ) -> list[str]:
     k = len(members)
-    notes = [f"{name}: {n} images x {k} condition(s) = {n * k} stimuli"]
+    if fixed:
+        notes = [f"{name}: {n} images, each under one of {k} condition(s) = {n} stimuli"]
+    else:
+        notes = [f"{name}: {n} images x {k} condition(s) = {n * k} stimuli"]
     if n % k:
         notes.append(
             f"{name}: {n} images do not divide evenly among {k} conditions, so each participant "
             f"sees {n // k} or {n // k + 1} per condition; use a multiple of {k} for exact balance"
         )
-    for index in members:
-        condition = conditions[index]
-        if condition.fallback and any(not v for v in condition.candidates.values()):
-            notes.append(
-                f"{name}/{condition.label}: classes without a prototype of their own are shown "
-                "the tree's root prototype, which lies on every image's path"
-            )
     return notes
 
 
@@ -257,92 +376,14 @@ def _too_few(name: str, found: int, wanted: int) -> SpecProblem:
     )
 
 
-def _gold(
-    plan: DesignPlan,
-    conditions: Sequence[ConditionInput],
-    by_dataset: Mapping[str, Sequence[int]],
-    spares: Mapping[str, list[ImageInfo]],
-    count: int,
-    rng: random.Random,
-    image_size: Callable[[str, ImageInfo], Size],
-) -> None:
-    names = list(by_dataset)
-    shared = 0
-    for position, kind in enumerate(gold_kinds(count)):
-        name = names[position % len(names)]
-        if kind == QuestionKind.REPEAT:
-            _repeats(plan, conditions, name, rng)
-            continue
-        members = by_dataset[name]
-        index = members[shared % len(members)]
-        shared += 1
-        image = _gold_image(spares[name], kind, conditions[index], partial(image_size, name))
-        if image is None:
-            raise SpecError([_no_gold_image(name, kind)])
-        spares[name].remove(image)
-        stimulus = _stimulus(conditions[index], index, image, rng, MAP_OVERRIDES.get(kind, ""))
-        instruction = INSTRUCTION if kind == QuestionKind.INSTRUCTED else ""
-        question = plan.add(stimulus, kind, GOLD_EXPECTED[kind], instruction)
-        for cell in plan.sets:
-            cell.append(question)
-
-
-def _gold_image(
-    spares: Sequence[ImageInfo],
-    kind: str,
-    condition: ConditionInput,
-    image_size: Callable[[ImageInfo], Size],
-) -> ImageInfo | None:
-    """The first spare image that suits the gold kind: any for the instructed item, one with an
-    object box for the object map, and one with room beside the object for the background."""
-    for image in spares:
-        if not condition.prototypes_for(image.label):
-            continue
-        if kind == QuestionKind.INSTRUCTED:
-            return image
-        if image.bbox is None:
-            continue
-        if kind == QuestionKind.GOLD_OBJECT or background_spot(image_size(image), image.bbox):
-            return image
-    return None
-
-
-def _no_gold_image(name: str, kind: str) -> SpecProblem:
-    needs: dict[str, str] = {
-        QuestionKind.GOLD_OBJECT: "an object box (bounding_boxes.txt)",
-        QuestionKind.GOLD_BACKGROUND: "an object box with empty background in a corner",
-    }
-    need = needs.get(kind, "an image")
-    return SpecProblem(
-        "gold_share",
-        f"dataset {name!r} has no image left for the {QuestionKind(kind).label!r} trial (it "
-        f"needs {need} not used by a regular question); lower questions_per_dataset, or set "
-        "gold_share: 0 for a study without gold trials",
-    )
-
-
-def _repeats(
-    plan: DesignPlan, conditions: Sequence[ConditionInput], name: str, rng: random.Random
-) -> None:
-    """One repeat per cell, of a regular question of that cell (cells differ, so do repeats)."""
-    for cell in plan.sets:
-        originals = [
-            q
-            for q in cell
-            if plan.questions[q].kind == QuestionKind.REGULAR
-            and conditions[plan.stimuli[plan.questions[q].stimulus].condition].dataset == name
-        ]
-        original = rng.choice(originals)
-        stimulus = plan.questions[original].stimulus
-        plan.questions.append(QuestionPlan(stimulus, QuestionKind.REPEAT, None, "", original))
-        cell.append(len(plan.questions) - 1)
-
-
 __all__ = [
     "ConditionInput",
     "DatasetInput",
     "DesignPlan",
     "ImageInfo",
+    "LAYOUTS",
+    "PrototypePicker",
+    "QualityChecks",
     "QuestionPlan",
     "StimulusPlan",
     "gold_count",

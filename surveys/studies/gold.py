@@ -1,9 +1,14 @@
-"""Synthetic maps of the gold trials: a blob on the object, or one on empty background.
+"""Synthetic maps of the anchors and practice pictures: a spot on the object, or on empty
+background.
 
-Gold stimuli are drawn by :func:`protopool.rendering.render_stimulus` with the study's style,
-like every other stimulus, so nothing but where the heat sits tells them apart. Where the blob
-goes is computed here from the object's box (CUB-format ``bounding_boxes.txt``), once when the
-design picks images and again, identically, when a worker renders them.
+A synthetic map is made like a model's map: values on the run's own latent grid over the
+region the network sees (:func:`spot_latent`), which the worker then upsamples, places in the
+original image, boxes and draws with exactly the functions a model's map goes through
+(:mod:`surveys.studies.rendering`), so nothing but where the heat sits tells them apart. A
+run that crops to the object box sees only the box; its background map is drawn on the strip
+of the image beside the box instead (:func:`background_crop`). Where the spot goes is computed
+here from the object's box (CUB-format ``bounding_boxes.txt``), once when the design picks
+images and again, identically, when a worker renders them.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ BBox = tuple[float, float, float, float]
 PixelBox = tuple[int, int, int, int]
 """``(left, top, right, bottom)``, right and bottom exclusive."""
 
-# The object blob fills the middle of the box without spilling far outside it.
-OBJECT_SIGMA_SHARE = 0.25
+# The object spot is focal, about one latent cell of a box-cropped run: a large blob over the
+# whole object would be the diffuse kind of map whose lower salience the study measures.
+OBJECT_SIGMA_SHARE = 0.1
 # The background blob is small next to the image, so it fits in a corner of most photographs.
 BACKGROUND_SIGMA_SHARE = 0.08
 # The background blob's centre stays this many sigmas from the box: its visible heat (the
@@ -70,31 +76,53 @@ def background_spot(size: Size, bbox: BBox) -> Spot | None:
     return Spot(cx, cy, sigma)
 
 
-def synthetic_map(size: Size, spot: Spot) -> np.ndarray:
-    """A Gaussian blob ``(height, width)`` (float32, peak 1) centred on the spot."""
+def background_crop(size: Size, bbox: BBox, spot: Spot) -> BBox:
+    """The strip of the image beside the object box that holds the background spot, as an
+    ``(x, y, width, height)`` crop: what a box-cropping run is shown instead of the box.
+
+    Of the (up to four) full-length strips between the box and the image's edges, the largest
+    that contains the spot's centre.
+    """
     width, height = size
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    # Pixel centres sit at +0.5, as the box coordinates of the annotations assume.
-    squared = (xs + 0.5 - spot.x) ** 2 + (ys + 0.5 - spot.y) ** 2
+    x, y, box_w, box_h = bbox
+    strips = [
+        (0.0, 0.0, x, float(height)),
+        (x + box_w, 0.0, width - (x + box_w), float(height)),
+        (0.0, 0.0, float(width), y),
+        (0.0, y + box_h, float(width), height - (y + box_h)),
+    ]
+    holding = [
+        strip
+        for strip in strips
+        if strip[2] >= 1 and strip[3] >= 1
+        and strip[0] <= spot.x <= strip[0] + strip[2]
+        and strip[1] <= spot.y <= strip[1] + strip[3]
+    ]  # fmt: skip
+    if not holding:
+        raise ValueError(f"the spot ({spot.x:g}, {spot.y:g}) lies inside the box {bbox}")
+    return max(holding, key=lambda strip: strip[2] * strip[3])
+
+
+def spot_latent(grid: tuple[int, int], region: PixelBox, spot: Spot) -> np.ndarray:
+    """The spot's Gaussian (peak 1 at its centre, float32) sampled at the centres of a
+    ``(rows, columns)`` grid laid over ``region`` of the image, as latent cells lie over the
+    region the network sees."""
+    rows, columns = grid
+    left, top, right, bottom = region
+    xs = left + (np.arange(columns, dtype=np.float32) + 0.5) * (right - left) / columns
+    ys = top + (np.arange(rows, dtype=np.float32) + 0.5) * (bottom - top) / rows
+    squared = (xs[None, :] - spot.x) ** 2 + (ys[:, None] - spot.y) ** 2
     result: np.ndarray = np.exp(-squared / np.float32(2 * spot.sigma**2)).astype(np.float32)
     return result
 
 
-def percentile_region(activation: np.ndarray, percentile: float) -> PixelBox:
-    """The rows and columns holding values at or above the map's percentile (ProtoPNet's rule,
-    which the study's style applies to the model maps too)."""
-    threshold = np.percentile(activation, percentile)
-    rows = np.flatnonzero((activation >= threshold).any(axis=1))
-    columns = np.flatnonzero((activation >= threshold).any(axis=0))
-    return (int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1)
-
-
 __all__ = [
     "BBox",
+    "PixelBox",
     "Size",
     "Spot",
+    "background_crop",
     "background_spot",
     "object_spot",
-    "percentile_region",
-    "synthetic_map",
+    "spot_latent",
 ]

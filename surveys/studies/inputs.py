@@ -3,7 +3,8 @@
 Images come from the dataset the condition's run was trained on (``protopool.data.open_dataset``
 on the catalogue's ``dataset_dir``); a prototype "the run uses for a class" is one the catalogue
 links to that class (projection's record: a ProtoPool's slots, or for a ProtoTree the classes
-of the leaves below the prototype's node).
+of the leaves below the prototype's node). Which of them a stimulus shows is the spec's
+``prototype_rule`` (:mod:`surveys.studies.prototype_rules`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from PIL import Image
 
 from protopool.data import DatasetError, DatasetIndex, Sample, open_dataset
 from surveys.common.checks import SpecError, SpecProblem
-from surveys.models import Prototype, Run, RunKind
+from surveys.models import Prototype, Run
 from surveys.studies.design import ConditionInput, DatasetInput, ImageInfo
 from surveys.studies.gold import Size
+from surveys.studies.prototype_rules import ModelPicker, needs_model, projection_sources
 from surveys.studies.spec import StudySpec
 
 
@@ -71,7 +73,18 @@ def read_design_inputs(spec: StudySpec) -> DesignInputs:
         index = _open(condition.run, condition.dataset, folders, indexes, where, problems)
         if index is not None:
             _check_classes(condition.run, index, where, problems)
-        conditions.append(_condition_input(condition.run, condition.label, condition.dataset))
+        if problems:
+            continue
+        conditions.append(
+            _condition_input(
+                condition.run,
+                condition.label,
+                condition.dataset,
+                spec.prototype_rule,
+                folders[condition.dataset],
+                indexes[condition.dataset],
+            )
+        )
     if problems:
         raise SpecError(problems)
     datasets = [_dataset_input(name, indexes[name], folders[name], spec.split) for name in indexes]
@@ -129,20 +142,32 @@ def _check_classes(run: Run, index: DatasetIndex, where: str, problems: list[Spe
             return
 
 
-def _condition_input(run: Run, label: str, dataset: str) -> ConditionInput:
+def _condition_input(
+    run: Run, label: str, dataset: str, rule: str, folder: Path, index: DatasetIndex
+) -> ConditionInput:
     candidates: dict[int, list[int]] = {}
     prototypes = list(Prototype.objects.filter(run=run).prefetch_related("classes"))
     for prototype in prototypes:
         for run_class in prototype.classes.all():
             candidates.setdefault(run_class.index, []).append(prototype.pk)
-    fallback: Sequence[int] = ()
-    if run.kind == RunKind.PROTOTREE and prototypes:
-        # The root node (heap index 0, or the shallowest left after pruning) is on every path.
-        root = min(prototypes, key=lambda p: p.original_index)
-        fallback = (root.pk,)
     data = run.config.get("data", {}) if isinstance(run.config, dict) else {}
     crops = bool(data.get("crop_to_bbox")) if isinstance(data, dict) else False
-    return ConditionInput(label, dataset, candidates, fallback, crops)
+    pick = None
+    if needs_model(run, rule):
+        # A tree's gold and instructed items keep to the image's path too.
+        model_rule = rule if rule != "projection_source" else "random"
+        pick = ModelPicker(run, folder, crops, model_rule, candidates)
+    sources: Sequence[tuple[int, ImageInfo]] = ()
+    if rule == "projection_source":
+        known = {sample.image_id: image_info(sample, folder) for sample in _all(index)}
+        sources = projection_sources(run, folder, crops, known)
+    return ConditionInput(
+        label, dataset, candidates, (), crops, pick, sources, rule == "projection_source"
+    )
+
+
+def _all(index: DatasetIndex) -> list[Sample]:
+    return [*index.train, *index.test]
 
 
 def _dataset_input(name: str, index: DatasetIndex, folder: Path, split: str) -> DatasetInput:

@@ -3,7 +3,10 @@ describe, checked field by field before anything is stored.
 
 A spec names its conditions by catalogue runs (label, public code or run directory), one
 rendering style for every condition, the sampling, the gold share, the texts, the pay and the
-pre-declared exclusion rules. ``configs/studies/example.yaml`` documents every field.
+pre-declared exclusion rules, and the pre-registration (:mod:`.preregistration`) frozen when
+the study opens. ``protocol: paper`` fills in the ProtoPool paper's study (:mod:`.presets`).
+``configs/studies/example.yaml`` documents every field, ``configs/studies/paper.yaml`` the
+paper's protocol and a full pre-registration.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,10 @@ from surveys.common.checks import Checker, SpecError, SpecProblem
 from surveys.models import RecruiterKind, Run
 from surveys.models.studies import PAPER_QUESTION
 from surveys.recruiting.registry import RECRUITERS, RecruiterConfigError
+from surveys.studies.design import LAYOUTS
+from surveys.studies.preregistration import check_preregistration
+from surveys.studies.presets import PAPER, PROTOCOLS, apply_protocol
+from surveys.studies.quality import MAX_INSTRUCTED, MAX_REPEATS, MIN_REPEATS, QualityChecks
 
 SPLITS = ("test", "train")
 PUBLIC_TITLE = "Rate pictures of an AI system's attention"
@@ -47,12 +54,21 @@ TOP_LEVEL_FIELDS = (
     "texts",
     "reward",
     "currency",
+    "bonus_cap",
     "estimated_minutes",
     "exclusion_rules",
     "recruiter",
     "recruiter_config",
+    "protocol",
+    "prototype_rule",
+    "question_sets",
+    "preregistration",
+    "quality_checks",
+    "min_prototypes_per_condition",
 )
-TEXT_FIELDS = ("consent", "instructions", "debrief", "question")
+TEXT_FIELDS = ("consent", "instructions", "debrief", "question", "scale_low", "scale_high")
+PROTOTYPE_RULES = ("random", "top_activated", "on_decision_path", "projection_source")
+SCALE_LABELS = ("least salient", "most salient")
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,13 @@ class ConditionSpec:
     run: Run
     label: str
     dataset: str
+    # The overlay box of this condition: None keeps the study's style (the box as a condition).
+    box: bool | None = None
+
+    @property
+    def box_code(self) -> str:
+        """How :class:`surveys.models.Condition` stores ``box``."""
+        return "" if self.box is None else ("on" if self.box else "off")
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,19 @@ class StudySpec:
     recruiter: str
     recruiter_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # The largest bonus one participant may get; None: the reward.
+    bonus_cap: Decimal | None = None
+    protocol: str = ""
+    protocol_departures: tuple[str, ...] = ()
+    prototype_rule: str = "random"
+    question_sets: str = "latin_square"
+    scale_low_label: str = SCALE_LABELS[0]
+    scale_high_label: str = SCALE_LABELS[1]
+    preregistration: dict[str, Any] = dataclasses.field(default_factory=dict)
+    quality_checks: QualityChecks = QualityChecks()
+    # At least this many distinct prototypes among each condition's regular stimuli (0: any),
+    # so that a per-prototype analysis has prototypes to count (surveys.studies.coverage).
+    min_prototypes_per_condition: int = 0
 
     @property
     def datasets(self) -> list[str]:
@@ -126,9 +162,11 @@ def check_study_spec(data: object, base_dir: Path | None = None) -> StudySpec:
     """
     if not isinstance(data, Mapping):
         raise SpecError([SpecProblem("spec", "must be a mapping of field: value")])
+    data, departures = apply_protocol(data)
     check = Checker(data)
     notes: list[str] = []
     check.unknown_keys(TOP_LEVEL_FIELDS)
+    protocol = check.choice("protocol", "", PROTOCOLS)
     sampling = check.nested("sampling")
     sampling.unknown_keys(("seed", "split"))
     texts = check.nested("texts")
@@ -137,17 +175,34 @@ def check_study_spec(data: object, base_dir: Path | None = None) -> StudySpec:
     slug = check.slug("slug")
     if slug in RESERVED_SLUGS:
         check.fail("slug", f"{slug!r} is reserved for a staff page; pick another slug")
+    conditions = _conditions(check)
+    preregistration = check_preregistration(
+        check.nested("preregistration"),
+        list(dict.fromkeys(c.label for c in conditions)),
+        data.get("participants_wanted"),
+    )
+    planned = (preregistration.get("sample_size") or {}).get("participants") or 40
+    style = _style(check, base_dir, notes)
+    if protocol == PAPER and style.get("box"):
+        departures.append("style.box is True; the paper's overlays have no box")
+    if protocol == PAPER:
+        departures.extend(
+            f"conditions[{i}].box is True; the paper's overlays have no box"
+            for i, c in enumerate(conditions)
+            if c.box
+        )
+    notes.extend(f"departs from the {protocol} protocol: {d}" for d in departures)
     spec = StudySpec(
         slug=slug,
         title=check.text("title", max_length=200),
         public_title=check.text("public_title", max_length=200, default=PUBLIC_TITLE),
-        conditions=_conditions(check),
+        conditions=conditions,
         questions_per_dataset=check.integer("questions_per_dataset", 30, minimum=1),
         seed=sampling.integer("seed", 0, minimum=0),
         split=sampling.choice("split", "test", SPLITS),
-        style=_style(check, base_dir, notes),
+        style=style,
         gold_share=check.number("gold_share", 0.1, low=0.0, high=MAX_GOLD_SHARE),
-        participants_wanted=check.integer("participants_wanted", 40, minimum=1),
+        participants_wanted=check.integer("participants_wanted", planned, minimum=1),
         min_seconds_per_question=check.number("min_seconds_per_question", 2.0, low=0.0),
         consent=texts.text("consent", max_length=20000),
         instructions=texts.text("instructions", max_length=20000),
@@ -160,7 +215,19 @@ def check_study_spec(data: object, base_dir: Path | None = None) -> StudySpec:
         recruiter=recruiter,
         recruiter_config=_recruiter_config(check, recruiter),
         notes=tuple(notes),
+        bonus_cap=_bonus_cap(check),
+        protocol=protocol,
+        protocol_departures=tuple(departures),
+        prototype_rule=check.choice("prototype_rule", "random", PROTOTYPE_RULES),
+        question_sets=check.choice("question_sets", "latin_square", LAYOUTS),
+        scale_low_label=texts.text("scale_low", max_length=60, default=SCALE_LABELS[0]),
+        scale_high_label=texts.text("scale_high", max_length=60, default=SCALE_LABELS[1]),
+        preregistration=preregistration,
+        quality_checks=_quality_checks(check.nested("quality_checks"), notes),
     )
+    _warn_anchor_exclusion(spec.exclusion_rules, notes)
+    spec = dataclasses.replace(spec, min_prototypes_per_condition=_min_prototypes(check, spec))
+    spec = dataclasses.replace(spec, notes=tuple(notes))
     if check.problems:
         raise SpecError(check.problems)
     return spec
@@ -174,6 +241,36 @@ def _currency(check: Checker) -> str:
     return value
 
 
+def _bonus_cap(check: Checker) -> Decimal | None:
+    """The per-participant bonus cap, in the study's currency (None when left out: the reward).
+
+    Every bonus line a recruiter is asked for is held to it, so a slip such as 5000 for 5.00
+    is refused before anything is paid.
+    """
+    value = check.data.get("bonus_cap")
+    if value is None:
+        return None
+    fix = (
+        "give the largest bonus one participant may get, in the study's currency with at most "
+        "2 decimals (e.g. 1.50; 0 allows no bonus), or leave bonus_cap out to cap bonuses at "
+        "the reward"
+    )
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise InvalidOperation
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        check.fail("bonus_cap", f"{value!r} is not an amount: {fix}")
+        return None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        check.fail("bonus_cap", f"{value!r} is not a non-negative amount: {fix}")
+        return None
+    if amount >= Decimal("1000000"):
+        check.fail("bonus_cap", f"{amount} is too large (at most 999999.99): {fix}")
+        return None
+    return amount
+
+
 def _conditions(check: Checker) -> tuple[ConditionSpec, ...]:
     raw = check.data.get("conditions")
     if not isinstance(raw, list) or not raw:
@@ -185,12 +282,18 @@ def _conditions(check: Checker) -> tuple[ConditionSpec, ...]:
             check.fail(f"conditions[{position}]", "must be a mapping with run and label")
             continue
         one = Checker(item, f"conditions[{position}].", check.problems)
-        one.unknown_keys(("run", "label", "dataset"))
+        one.unknown_keys(("run", "label", "dataset", "box"))
         run = _find_run(one, item.get("run"))
         label = one.text("label", max_length=200)
         dataset = one.text("dataset", max_length=200, default=run.dataset_name if run else "-")
+        box = item.get("box")
+        if box is not None and not isinstance(box, bool):
+            one.fail(
+                "box", f"must be true or false (or left out for the study's style), got {box!r}"
+            )
+            box = None
         if run is not None and label:
-            conditions.append(ConditionSpec(run, label, dataset))
+            conditions.append(ConditionSpec(run, label, dataset, box))
     _check_distinct(check, conditions)
     return tuple(conditions)
 
@@ -223,13 +326,14 @@ def _find_run(check: Checker, reference: object) -> Run | None:
 
 
 def _check_distinct(check: Checker, conditions: list[ConditionSpec]) -> None:
-    seen_runs: set[int] = set()
+    seen_runs: set[tuple[int, bool | None]] = set()
     seen_labels: set[tuple[str, str]] = set()
     for position, condition in enumerate(conditions):
-        if condition.run.pk in seen_runs:
+        if (condition.run.pk, condition.box) in seen_runs:
             check.fail(
                 f"conditions[{position}].run",
-                f"run {condition.run.label!r} is already a condition; each run is one condition",
+                f"run {condition.run.label!r} is already a condition; each run is one condition, "
+                "or two with box: true and box: false (the box as a condition)",
             )
         if (condition.label, condition.dataset) in seen_labels:
             check.fail(
@@ -237,7 +341,7 @@ def _check_distinct(check: Checker, conditions: list[ConditionSpec]) -> None:
                 f"{condition.label!r} is already a condition on {condition.dataset!r}; "
                 "give each condition of a dataset its own label",
             )
-        seen_runs.add(condition.run.pk)
+        seen_runs.add((condition.run.pk, condition.box))
         seen_labels.add((condition.label, condition.dataset))
 
 
@@ -289,6 +393,10 @@ def _exclusion_rules(check: Checker) -> dict[str, Any]:
         value = check.data[name]
         if value is None and "None" in annotation:
             values[name] = None
+        elif annotation.startswith("bool"):
+            if not isinstance(value, bool):
+                check.fail(name, f"must be true or false (or null to switch it off), got {value!r}")
+            values[name] = value if isinstance(value, bool) else None
         elif annotation.startswith("int"):
             values[name] = check.integer(name, 0, minimum=0)
         else:
@@ -307,6 +415,38 @@ __all__ = [
 ]
 
 
+def _quality_checks(check: Checker, notes: list[str]) -> QualityChecks:
+    """The instructed-response items and test-retest repeats of every question set."""
+    check.unknown_keys(tuple(f.name for f in dataclasses.fields(QualityChecks)))
+    default = QualityChecks()
+    instructed = check.integer("instructed_items", default.instructed_items, minimum=0)
+    if instructed > MAX_INSTRUCTED:
+        check.fail("instructed_items", f"must be at most {MAX_INSTRUCTED}, got {instructed}")
+    repeats = check.integer("repeats", default.repeats, minimum=0)
+    if not MIN_REPEATS <= repeats <= MAX_REPEATS:
+        check.fail(
+            "repeats",
+            f"must be {MIN_REPEATS} to {MAX_REPEATS} test-retest repeats per set (enough pairs "
+            f"for a reliability estimate, few enough not to bore), got {repeats}",
+        )
+    if instructed < 2:
+        notes.append(
+            f"quality_checks.instructed_items: {instructed}; Prolific asks for at least two fair "
+            "attention checks before a submission may be rejected for failing them"
+        )
+    return QualityChecks(instructed_items=instructed, repeats=repeats)
+
+
+def _warn_anchor_exclusion(rules: Mapping[str, Any], notes: list[str]) -> None:
+    if rules.get("max_anchor_failures") is not None:
+        notes.append(
+            "exclusion_rules.max_anchor_failures puts the map anchors on the exclusion path: "
+            "whether a map on the object reads as salient is what the study measures, so this "
+            "selects raters by how they read the construct; leave it null to report the anchors' "
+            "pass rates only"
+        )
+
+
 def _recruiter_config(check: Checker, recruiter: str) -> dict[str, Any]:
     """The recruiter's own settings (``recruiter_config``), checked by its adapter."""
     raw = check.data.get("recruiter_config", {})
@@ -323,3 +463,26 @@ def _recruiter_config(check: Checker, recruiter: str) -> dict[str, Any]:
     except RecruiterConfigError as exc:
         check.fail("recruiter_config", str(exc))
         return {}
+
+
+def _min_prototypes(check: Checker, spec: StudySpec) -> int:
+    """``min_prototypes_per_condition``: a whole number (null or absent: no minimum), no more
+    than the regular stimuli a condition has, each of which shows one prototype."""
+    key = "min_prototypes_per_condition"
+    if check.data.get(key) is None:
+        return 0
+    minimum = check.integer(key, 0, minimum=0)
+    shown = spec.questions_per_dataset
+    if spec.question_sets == "fixed":
+        # One set for everyone: each image under one condition of its dataset.
+        sizes = [sum(c.dataset == d for c in spec.conditions) for d in spec.datasets]
+        shown = spec.questions_per_dataset // max(sizes, default=1)
+    if minimum > shown:
+        check.fail(
+            key,
+            f"asks for {minimum} distinct prototypes per condition, but a condition shows only "
+            f"{shown} regular stimuli, one prototype each; lower it or raise "
+            "questions_per_dataset",
+        )
+        return 0
+    return minimum

@@ -9,6 +9,7 @@ from surveys.studies.views import (
     study_detail,
     study_new,
     study_open,
+    study_preregistration,
     study_progress,
 )
 
@@ -21,4 +22,9 @@ urlpatterns: list[URLPattern] = [
     path("staff/studies/<slug:slug>/progress/", study_progress, name="study_progress"),
     path("staff/studies/<slug:slug>/open/", study_open, name="study_open"),
     path("staff/studies/<slug:slug>/close/", study_close, name="study_close"),
+    path(
+        "staff/studies/<slug:slug>/preregistration.txt",
+        study_preregistration,
+        name="study_preregistration",
+    ),
 ]

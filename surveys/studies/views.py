@@ -1,4 +1,5 @@
-"""The researcher's study pages: the list, a new study, its design and build, open and close."""
+"""The researcher's study pages: the list, a new study, its design and build, open and close,
+and its pre-registration as AsPredicted-style text."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from surveys.studies.lifecycle import (
     do_start_build,
 )
 from surveys.studies.progress import build_progress
+from surveys.studies.protocol import plan_text
 from surveys.studies.summary import access_studies, access_study, describe_study
 
 # A polling page that finds the build over reloads itself, to show the actions that now apply.
@@ -109,7 +111,7 @@ def study_progress(request: HttpRequest, slug: str) -> HttpResponse:
 def study_open(request: HttpRequest, slug: str) -> HttpResponseBase:
     study = access_study(slug)
     try:
-        do_open_study(study)
+        do_open_study(study, request.user)
     except StudyStateError as exc:
         return _detail_page(request, study, f"Cannot open: {exc}.", status=409)
     messages.success(request, "The study is open: share the participant link.")
@@ -126,3 +128,13 @@ def study_close(request: HttpRequest, slug: str) -> HttpResponseBase:
         return _detail_page(request, study, f"Cannot close: {exc}.", status=409)
     messages.success(request, "The study is closed: no one new can start it.")
     return redirect("surveys:study_detail", slug=study.slug)
+
+
+@staff_only
+@require_GET
+@never_cache
+def study_preregistration(request: HttpRequest, slug: str) -> HttpResponse:
+    text, filename = plan_text(access_study(slug))
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -49,7 +49,12 @@ def test_each_rule_removes_its_participant_and_logs_the_answers():
 
 
 def test_rules_can_be_switched_off():
-    rules = ExclusionRules(max_gold_failures=None, straightline_share=None, min_median_rt_ms=None)
+    rules = ExclusionRules(
+        max_gold_failures=None,
+        straightline_share=None,
+        min_median_rt_ms=None,
+        exclude_unverified=None,
+    )
     kept, log = apply_exclusions(validate_ratings(_frame()), rules)
     assert kept["participant"].nunique() == 4
     assert (log["description"].iloc[:3] == "switched off").all()

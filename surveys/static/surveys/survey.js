@@ -1,6 +1,8 @@
 /* One question page: unlock the scale once both pictures have loaded and the minimum time has
-   passed, time the answer from that moment, answer with the keys 1-5 and Enter, and send the
-   form once only. Without JavaScript the page still works; the server checks the time. */
+   passed, time the answer from the pictures' load and from the unlock (the speed rules read the
+   second: the first can never be under the minimum), answer with the keys 1-5 and Enter, and
+   send the form once only. Without JavaScript the page still works; the server checks the
+   time. */
 (function () {
   "use strict";
 
@@ -10,10 +12,12 @@
   var radios = Array.prototype.slice.call(form.querySelectorAll("input[name=score]"));
   var button = form.querySelector("button[type=submit]");
   var rtField = form.querySelector("input[name=client_rt_ms]");
+  var unlockedField = form.querySelector("input[name=unlocked_rt_ms]");
   var status = document.getElementById("scale-status");
   var images = Array.prototype.slice.call(form.querySelectorAll("img.picture"));
   var minMs = Math.max(0, Number(form.getAttribute("data-min-ms")) || 0);
   var shownAt = null;
+  var unlockedAt = null;
   var ready = false;
   var sent = false;
 
@@ -27,6 +31,7 @@
   }
 
   function unlock() {
+    unlockedAt = performance.now();
     ready = true;
     scale.disabled = false;
     button.disabled = false;
@@ -62,7 +67,9 @@
       say("Please choose a rating from 1 to 5 first.");
       return;
     }
-    rtField.value = String(Math.round(performance.now() - shownAt));
+    var now = performance.now();
+    rtField.value = String(Math.round(now - shownAt));
+    if (unlockedField) { unlockedField.value = String(Math.round(now - unlockedAt)); }
     sent = true;
     // Only the button is disabled: disabled radios would drop the answer from the post.
     button.disabled = true;
