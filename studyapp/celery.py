@@ -7,6 +7,7 @@ import os
 from celery import Celery
 
 from surveys.apps import TASK_PACKAGES
+from surveys.studies.worker_steps import ResumeBuildsOnConnect
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyapp.settings")
 
@@ -16,6 +17,8 @@ app.autodiscover_tasks()
 # The study app keeps its tasks in its rooms (``surveys/studies/tasks.py``, one per recruiter):
 # each room is discovered as a package of its own.
 app.autodiscover_tasks(list(TASK_PACKAGES))
+# Each (re)connection to the broker resumes unfinished builds (a broker restart may drop them).
+app.steps["consumer"].add(ResumeBuildsOnConnect)
 
 
 @app.on_after_configure.connect

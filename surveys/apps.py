@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 # The rooms of the app that hold a ``tasks`` module; the Celery app discovers each of them.
 TASK_PACKAGES = (
+    "surveys.catalogue",
     "surveys.platform",
     "surveys.studies",
     "surveys.recruiting.mturk",

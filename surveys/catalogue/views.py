@@ -1,4 +1,5 @@
-"""The model catalogue's staff pages: runs, a run, a class (and two compared), a prototype."""
+"""The model catalogue's staff pages: runs (and the trainings started from them), a run, a class
+(and two compared), a prototype."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from surveys.catalogue.queries import (
@@ -25,6 +27,7 @@ from surveys.catalogue.queries import (
     with_card_data,
 )
 from surveys.catalogue.review import current_name, review_progress
+from surveys.catalogue.training_views import training_context
 from surveys.common.access import staff_only
 from surveys.models import Prototype, Run, RunClass
 
@@ -39,8 +42,10 @@ def not_found(request: HttpRequest, error: NotInCatalogue) -> HttpResponse:
 
 @staff_only
 @require_GET
+@never_cache
 def runs(request: HttpRequest) -> HttpResponse:
-    return render(request, f"{TEMPLATES}/runs.html", {"runs": runs_with_counts()})
+    context = {"runs": runs_with_counts(), **training_context()}
+    return render(request, f"{TEMPLATES}/runs.html", context)
 
 
 @staff_only

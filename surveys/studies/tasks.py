@@ -1,14 +1,17 @@
 """Celery tasks of the study build. Tasks take IDs, re-read rows, and return early when done.
 
 A build is :func:`build_study` (one per study) fanning out into :func:`render_stimuli` batches
-of one run's pending stimuli. Follow-up work goes to the queue the task itself came from, so a
-build started on a dedicated queue (``SURVEYS_BUILD_QUEUE``, e.g. GPU workers) stays there.
+of one run's pending stimuli. Follow-up work goes to ``SURVEYS_BUILD_QUEUE`` when it is set (the
+``render`` workers of docker-compose.yml, on any machine), so a build a web server or another
+queue's worker started or resumed reaches the render workers; without it, to the queue the task
+itself came from.
 
 Losing a worker loses nothing. With ``acks_late`` a broker that tracks unacknowledged messages
 (Redis) hands them out again; the file-system broker forgets a message once a worker has taken
-it, so every worker, when it comes up, also queues the pending work of every unfinished build
-(:func:`resume_builds`). Rendering skips what is done, so a message delivered twice costs one
-look at the rows.
+it, and a broker restarted without persistence forgets them all, so every worker, whenever it
+connects to its broker, also queues the pending work of every unfinished build
+(:func:`resume_builds`, from :mod:`.worker_steps`). Rendering skips what is done, so a message
+delivered twice costs one look at the rows.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from celery.signals import worker_ready
 from django.db import DatabaseError
 
+from surveys.studies.lifecycle import build_queue
 from surveys.studies.rendering import (
     building_study_ids,
     do_finish_build,
@@ -50,6 +53,15 @@ def _own_queue(task: Task[Any, Any]) -> str | None:
     return str(queue) if queue else None
 
 
+def _render_queue(task: Task[Any, Any]) -> str | None:
+    """Where the build's follow-up work goes: the build queue, else the task's own queue.
+
+    A default worker that resumes builds when it comes up must hand them to the render
+    workers, not render them itself (it may lack the GPU, or the run directories).
+    """
+    return build_queue() or _own_queue(task)
+
+
 @shared_task(name="surveys.build_study", bind=True, ignore_result=True)
 def build_study(self: Task[Any, Any], study_id: int) -> int:
     """Queue the pending stimuli of a building study in batches; the number of batches.
@@ -61,7 +73,7 @@ def build_study(self: Task[Any, Any], study_id: int) -> int:
     if not batches:
         do_finish_build(study_id)
         return 0
-    queue = _own_queue(self)
+    queue = _render_queue(self)
     for batch in batches:
         _send(render_stimuli, (batch,), queue)
     logger.info("study %s: %d render batch(es) queued", study_id, len(batches))
@@ -103,19 +115,9 @@ def resume_builds(self: Task[Any, Any]) -> int:
         # A worker on a database without this app's tables has no builds to resume.
         logger.warning("no builds resumed: the database cannot be read (%s)", exc)
         return 0
-    queue = _own_queue(self)
+    queue = _render_queue(self)
     for study_id in studies:
         _send(build_study, (study_id,), queue)
     if studies:
         logger.info("resuming %d unfinished build(s)", len(studies))
     return len(studies)
-
-
-@worker_ready.connect
-def _resume_on_start(sender: Any = None, **_: Any) -> None:
-    """A worker coming up picks up the builds a lost worker left unfinished (see the module)."""
-    app = getattr(sender, "app", None)
-    if app is None:
-        return
-    queues = [str(name) for name in app.amqp.queues.consume_from or {}]
-    _send(resume_builds, (), queues[0] if queues else None)

@@ -1,4 +1,5 @@
-"""``python manage.py export_results STUDY --out DIR``: every export of a study into a folder."""
+"""``python manage.py export_results STUDY --out DIR``: every export of a study into a folder
+(``--to-storage``: into the site's storage, the S3 bucket with ``STORAGE=s3``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.db.models import Q
 from surveys.models import Study
 from surveys.results.exclusions import RulesError
 from surveys.results.exports import do_export_results
+from surveys.results.stored_exports import do_store_exports
 
 
 class Command(BaseCommand):
@@ -22,7 +24,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("study", help="The study's slug or public code.")
-        parser.add_argument("--out", required=True, type=Path, help="Folder to write into.")
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--out", type=Path, help="Folder to write into.")
+        where.add_argument(
+            "--to-storage",
+            action="store_true",
+            help="Write into the site's storage (the S3 bucket with STORAGE=s3) under "
+            "exports/<slug>/<time>/, with results.zip beside the files.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         handle = str(options["study"])
@@ -32,6 +41,9 @@ class Command(BaseCommand):
                 f"No study has the slug or code {handle!r}; the studies are: "
                 f"{', '.join(Study.objects.values_list('slug', flat=True)) or '(none yet)'}."
             )
+        if options["to_storage"]:
+            self._to_storage(study)
+            return
         out: Path = options["out"]
         if out.exists() and not out.is_dir():
             raise CommandError(f"--out {out} is a file; give a folder (it is created if missing).")
@@ -43,3 +55,13 @@ class Command(BaseCommand):
         if summary.report_note:
             self.stdout.write(self.style.WARNING(summary.report_note))
         self.stdout.write(self.style.SUCCESS(f"Done: {out}"))
+
+    def _to_storage(self, study: Study) -> None:
+        self.stdout.write(f"Exporting {study.slug} into the site's storage")
+        try:
+            stored = do_store_exports(study, progress=self.stdout.write)
+        except RulesError as err:
+            raise CommandError(str(err)) from err
+        if stored.summary.report_note:
+            self.stdout.write(self.style.WARNING(stored.summary.report_note))
+        self.stdout.write(self.style.SUCCESS(f"Done: {stored.archive}"))
