@@ -6,6 +6,10 @@ VENV ?= $(HOME)/.cache/protopool-study/venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
+# `make demo SIMULATE=40`: a 60-question study taken by 40 simulated participants over HTTP,
+# then exported and reported (the report's path on the line that starts with `report`).
+SIMULATE ?=
+DEMO_ARGS := $(if $(SIMULATE),--simulate $(SIMULATE))
 # Every runtime, development and build dependency at an exact version with its hashes, torch
 # 2.14.1 and torchvision 0.29.1 included; `make lock` regenerates it from pyproject.toml.
 LOCK := requirements/lock.txt
@@ -56,11 +60,11 @@ lock:
 	  --output-file $(LOCK) $(LOCK_ARGS) pyproject.toml
 
 demo: venv
-	DEBUG=1 $(PY) manage.py demo --port $(PORT)
+	DEBUG=1 $(PY) manage.py demo --port $(PORT) $(DEMO_ARGS)
 
 # The same as `make demo`, but stops once every part has answered.
 demo-check: venv
-	DEBUG=1 $(PY) manage.py demo --port $(PORT) --check
+	DEBUG=1 $(PY) manage.py demo --port $(PORT) --check $(DEMO_ARGS)
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -82,5 +86,6 @@ bench: venv
 	$(PY) bench/bench_calibration.py
 	$(PY) bench/bench_survey.py
 
+# SQLite runs in WAL mode: its log files go with the database, or a stale log meets a new file.
 clean-demo:
-	rm -rf var/demo var/db.sqlite3 var/broker var/media
+	rm -rf var/demo var/db.sqlite3 var/db.sqlite3-wal var/db.sqlite3-shm var/broker var/media

@@ -2,7 +2,9 @@
 
 Everything goes through the same services a researcher uses (``import_run``, the study spec,
 the build); the study is the documented example spec (``configs/studies/example.yaml``) with a
-smaller size, so the demo also proves that file works.
+smaller size, so the demo also proves that file works. ``--simulate`` builds a study of its own
+for simulated participants (:func:`simulated_spec`): the example's design at full size, with
+enough distinct prototypes per condition for the People versus metrics analysis.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from surveys.studies.spec import check_study_spec
 
 EXAMPLE_SPEC = Path("configs/studies/example.yaml")
 DEMO_SLUG = "demo-synthbirds"
+SIMULATED_SLUG = "demo-synthbirds-simulated"
 BUILD_POLL_S = 0.5
 
 
@@ -38,11 +41,16 @@ class DemoRun:
 Say = Callable[[str], None]
 
 
-def do_import_demo_runs(runs: list[DemoRun], data_dir: Path, say: Say) -> None:
-    """Import (or find unchanged) every demo run, naming its prototypes from SynthBirds' parts."""
+def do_import_demo_runs(
+    runs: list[DemoRun], data_dir: Path, say: Say, metrics: bool = False
+) -> None:
+    """Import (or find unchanged) every demo run, naming its prototypes from SynthBirds' parts
+    and, with ``metrics``, measuring their consistency, stability and purity."""
     for run in runs:
         say(f"importing {run.label} from {run.run_dir}")
-        result = do_import_run(run.run_dir, run.label, dataset_dir=data_dir, progress=say)
+        result = do_import_run(
+            run.run_dir, run.label, dataset_dir=data_dir, metrics=metrics, progress=say
+        )
         named = result.run.prototypes.filter(proposed_name__isnull=False).count()
         say(f"{run.label}: {result.run.num_prototypes} prototypes, {named} named")
 
@@ -62,15 +70,32 @@ def demo_spec(runs: list[DemoRun], questions: int, min_seconds: float) -> dict[s
     return spec
 
 
-def do_demo_study(
-    runs: list[DemoRun], questions: int, min_seconds: float, say: Say, timeout_s: float
-) -> Study:
-    """Save, build (on the worker) and open the demo study; an open one is reused as it is."""
-    existing = Study.objects.filter(slug=DEMO_SLUG).first()
+def simulated_spec(
+    runs: list[DemoRun], questions: int, min_seconds: float, participants: int, prototypes: int
+) -> dict[str, Any]:
+    """The study the simulated participants take: the example's design, ``questions`` images,
+    ``participants`` wanted and at least ``prototypes`` distinct prototypes per condition.
+
+    Its slug names the number of participants, so asking for another number builds another
+    study rather than crowding an open one past its places."""
+    spec = demo_spec(runs, questions, min_seconds)
+    spec.update(
+        slug=f"{SIMULATED_SLUG}-{participants}",
+        title=f"{spec['title']}, simulated participants",
+        participants_wanted=participants,
+        min_prototypes_per_condition=prototypes,
+    )
+    return spec
+
+
+def do_demo_study(spec_data: dict[str, Any], say: Say, timeout_s: float) -> Study:
+    """Save, build (on the worker) and open a demo study; an open one is reused as it is."""
+    slug = spec_data["slug"]
+    existing = Study.objects.filter(slug=slug).first()
     if existing is not None and existing.status == StudyStatus.OPEN:
-        say(f"study {DEMO_SLUG} is already open; reusing it")
+        say(f"study {slug} is already open; reusing it")
         return existing
-    spec = check_study_spec(demo_spec(runs, questions, min_seconds), EXAMPLE_SPEC.parent)
+    spec = check_study_spec(spec_data, EXAMPLE_SPEC.parent)
     saved = do_save_study(spec)
     for note in saved.notes:
         say(f"design: {note}")

@@ -11,15 +11,23 @@ Every step can be repeated safely, which is what makes a killed worker lose noth
   half-way and is done again writes the same names instead of leaving an orphan file;
 * a stimulus becomes done with a conditional update (``pending -> done``): of two workers that
   rendered the same stimulus at once, one marks it and the other only overwrote identical bytes.
+
+Synthetic maps (anchors and practice pictures) take a model's map's way: the run's forward pass
+over the crop its network sees gives the latent grid and its range, the spot replaces the
+values on that grid, and the same upsampling, placement, box rule and drawing follow, so a
+synthetic picture differs from a model's only in where the heat sits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 
+import numpy as np
+import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -27,28 +35,23 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from protopool.data import Sample, load_rgb, open_dataset
+from protopool.data import Sample, open_dataset
 from protopool.explanations import step_settings
+from protopool.inference import PairMap, image_map, load_run, maps_for_pairs
 from protopool.inference import Run as LoadedRun
-from protopool.inference import load_run
 from protopool.rendering import (
-    RenderedPair,
     RenderError,
     RenderStyle,
     StimulusFiles,
-    render_pairs,
+    pair_box,
     render_stimulus,
     style_from_dict,
 )
 from surveys.models import Stimulus, StimulusStatus, Study, StudyStatus
 from surveys.models.codes import new_code
-from surveys.studies.gold import (
-    background_spot,
-    object_spot,
-    percentile_region,
-    synthetic_map,
-)
+from surveys.studies.gold import Spot, background_spot, object_spot, spot_latent
 from surveys.studies.inputs import dataset_folder, image_id
+from surveys.studies.measures import stimulus_measures
 
 # Stimuli per render task: small enough that a killed worker loses little time, large enough
 # that loading the model and the dataset index is paid for once per many pictures.
@@ -118,13 +121,15 @@ def do_render_stimuli(stimulus_ids: Sequence[int]) -> int:
     """
     stimuli = _reserve(stimulus_ids)
     stored = 0
-    for (_, _), group in groupby(stimuli, key=lambda s: (s.study_id, s.condition.run_id)):
+    for (_, _), group in groupby(stimuli, key=lambda s: (s.study_id, s.condition_id)):
         batch = list(group)
-        style = style_from_dict(batch[0].study.style)
+        style = style_from_dict(condition_style(batch[0]))
         from_model = [s for s in batch if not s.map_override]
         if from_model:
             stored += _render_model_maps(from_model, style)
-        stored += sum(_render_synthetic(s, style) for s in batch if s.map_override)
+        synthetic = [s for s in batch if s.map_override]
+        if synthetic:
+            stored += _render_synthetic(synthetic, style)
     for study_id in {s.study_id for s in stimuli}:
         do_finish_build(study_id)
     return stored
@@ -146,9 +151,18 @@ def _reserve(stimulus_ids: Sequence[int]) -> list[Stimulus]:
             )
         return list(
             pending.select_related("study", "condition__run", "prototype").order_by(
-                "study_id", "condition__run_id", "image_id", "id"
+                "study_id", "condition__run_id", "condition_id", "image_id", "id"
             )
         )
+
+
+def condition_style(stimulus: Stimulus) -> dict[str, object]:
+    """The study's style, with the box of the stimulus's condition where it sets one (the box
+    as a condition)."""
+    style = dict(stimulus.study.style or {})
+    if stimulus.condition.box:
+        style["box"] = stimulus.condition.box == "on"
+    return style
 
 
 def _render_model_maps(stimuli: list[Stimulus], style: RenderStyle) -> int:
@@ -156,49 +170,74 @@ def _render_model_maps(stimuli: list[Stimulus], style: RenderStyle) -> int:
     loaded = _loaded_run(run.run_dir, run.fingerprint, render_device())
     folder = Path(dataset_folder(run))
     pairs = [(s.prototype.index, folder / s.image_id, s.crop_box) for s in stimuli]
-    stored = 0
-
-    def sink(record: RenderedPair, files: StimulusFiles) -> None:
-        nonlocal stored
-        box = list(record.box) if record.box is not None else None
-        stored += _store(stimuli[record.position], files, box, record.score)
-
-    render_pairs(
-        loaded.model,
-        pairs,
-        loaded.config.data,
-        step_settings(loaded),
-        style,
-        sink,
-        batch_size=IMAGE_BATCH_SIZE,
+    # The maps themselves, not render_pairs' files: each stimulus is measured on the map drawn.
+    maps = maps_for_pairs(
+        loaded.model, pairs, loaded.config.data, step_settings(loaded), IMAGE_BATCH_SIZE
     )
+    stored = 0
+    for stimulus, pair in zip(stimuli, maps, strict=True):
+        box = pair_box(pair, style)
+        files = render_stimulus(pair.prepared.original, pair.activation, style, box)
+        measures = stimulus_measures(stimulus.image_id, pair, style, str(folder), pair.score)
+        stored += _store(
+            stimulus, files, list(box) if box is not None else None, pair.score, measures
+        )
     return stored
 
 
-def _render_synthetic(stimulus: Stimulus, style: RenderStyle) -> int:
-    """A gold stimulus: a blob on the object, or on empty background, from the object's box."""
-    folder = dataset_folder(stimulus.condition.run)
+def _render_synthetic(stimuli: list[Stimulus], style: RenderStyle) -> int:
+    """Anchors and practice pictures: a spot on the object, or on empty background, drawn on
+    the run's latent grid over the crop its network sees (see the module's docstring)."""
+    run = stimuli[0].condition.run
+    loaded = _loaded_run(run.run_dir, run.fingerprint, render_device())
+    folder = Path(dataset_folder(run))
+    pairs = [(s.prototype.index, folder / s.image_id, s.crop_box) for s in stimuli]
+    maps = maps_for_pairs(
+        loaded.model, pairs, loaded.config.data, step_settings(loaded), IMAGE_BATCH_SIZE
+    )
+    stored = 0
+    for stimulus, pair in zip(stimuli, maps, strict=True):
+        synthetic = _synthetic_pair(pair, _spot(stimulus, pair, str(folder)))
+        box = pair_box(synthetic, style)
+        files = render_stimulus(synthetic.prepared.original, synthetic.activation, style, box)
+        measures = stimulus_measures(stimulus.image_id, synthetic, style, str(folder), None)
+        stored += _store(stimulus, files, list(box) if box is not None else None, None, measures)
+    return stored
+
+
+def _spot(stimulus: Stimulus, pair: PairMap, folder: str) -> Spot:
     sample = _samples(folder).get(stimulus.image_id)
     if sample is None or sample.bbox is None:
         raise RenderError(f"image {stimulus.image_id} has no object box in {folder}")
-    image = load_rgb(Path(folder) / stimulus.image_id)
     box = sample.bbox
     bbox = (box.x, box.y, box.width, box.height)
     if stimulus.map_override == "object":
-        spot = object_spot(bbox)
-    else:
-        found = background_spot(image.size, bbox)
-        if found is None:
-            raise RenderError(f"image {stimulus.image_id} has no empty corner for a background map")
-        spot = found
-    activation = synthetic_map(image.size, spot)
-    region = percentile_region(activation, style.box_percentile) if style.box else None
-    files = render_stimulus(image, activation, style, region)
-    return _store(stimulus, files, list(region) if region else None, None)
+        return object_spot(bbox)
+    found = background_spot(pair.prepared.original.size, bbox)
+    if found is None:
+        raise RenderError(f"image {stimulus.image_id} has no empty corner for a background map")
+    return found
+
+
+def _synthetic_pair(pair: PairMap, spot: Spot) -> PairMap:
+    """The pair with the spot in place of the model's values, on the same latent grid and in
+    the same range (so a fixed normalisation colours it as it colours the model's maps)."""
+    latent = pair.latent.float()
+    low, high = float(latent.min()), float(latent.max())
+    if not high > low:
+        low, high = 0.0, 1.0
+    rows, columns = latent.shape[-2:]
+    values = spot_latent((rows, columns), pair.prepared.crop, spot)
+    synthetic = torch.from_numpy(low + (high - low) * values.astype(np.float32))
+    return replace(pair, latent=synthetic, activation=image_map(synthetic, pair.prepared))
 
 
 def _store(
-    stimulus: Stimulus, files: StimulusFiles, box: list[int] | None, score: float | None
+    stimulus: Stimulus,
+    files: StimulusFiles,
+    box: list[int] | None,
+    score: float | None,
+    measures: dict[str, float] | None = None,
 ) -> int:
     """Write both files under the reserved names, then mark the stimulus done (1), unless
     another worker marked it first (0)."""
@@ -209,6 +248,7 @@ def _store(
             status=StimulusStatus.DONE,
             score=score,
             box=box,
+            measures=measures or {},
             error="",
             rendered_at=timezone.now(),
         )

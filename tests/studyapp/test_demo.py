@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,29 @@ def test_demo_check_without_runs_still_brings_up_database_worker_and_site(tmp_pa
     assert "no study is built" in result.stdout
     assert f"http://127.0.0.1:{port}/admin/" in result.stdout
     assert (tmp_path / "var" / "demo" / "synthbirds-c3-k8-s64-seed0" / "images.txt").exists()
+
+
+@pytest.mark.slow
+def test_demo_check_simulate_lets_simulated_participants_take_a_study_and_reports(tmp_path):
+    # given tiny versions of the three conditions, when the demo simulates six participants
+    overrides = [f"--train-override={item}" for item in TINY_TRAIN]
+    result, _ = _demo(
+        tmp_path, "--questions", "6", "--min-seconds", "0", "--simulate", "6",
+        "--min-prototypes", "2", *overrides,
+    )  # fmt: skip
+    out = result.stdout
+    # then they took the study over HTTP, every one of them to the end
+    assert "6 simulated participants (1 careless) take the study over HTTP" in out
+    assert "6/6 simulated participants completed" in out
+    # and the export's report was written, its path on the last line, starting with "report"
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("report")
+    report = Path(last.split(maxsplit=1)[1])
+    assert report.is_file() and report.name == "report.md"
+    text = report.read_text()
+    assert "## Primary analysis" in text and "## People versus metrics" in text
+    assert (report.parent / "figure10.png").is_file()
+    assert (report.parent / "human_vs_objective_m_energy_in_part.png").is_file()
+    # and the simulated slope is set beside the one the report estimated
+    assert "simulated slope 1 log-odds per SD of m_energy_in_part; estimated" in out
+    assert "careless raters excluded: 1 of 1" in out

@@ -6,6 +6,12 @@ unchanged), migrates the SQLite database, starts a real Celery worker on the fil
 imports and names the runs, builds a small blinded study on that worker, opens it, and serves
 the site until interrupted. ``--check`` walks one simulated participant through the study over
 HTTP and stops.
+
+``--simulate N`` builds a 60-question study instead and lets N simulated participants take it
+over HTTP, each answer drawn from a stated model of the stimulus's measured map plus
+participant and picture noise, with a share of careless raters
+(:mod:`surveys.platform.simulated_raters`); then exports the study, writes the report and prints
+its path on a line that starts with ``report``.
 """
 
 from __future__ import annotations
@@ -27,8 +33,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.celery import app as celery_app
 from surveys.models import Response, Study
-from surveys.platform.demo import DemoRun, do_demo_study, do_import_demo_runs
-from surveys.platform.simulated_participant import walk_study
+from surveys.platform.demo import (
+    DemoRun,
+    demo_spec,
+    do_demo_study,
+    do_import_demo_runs,
+    simulated_spec,
+)
+from surveys.platform.simulated_participant import WalkError, walk_study
+from surveys.platform.simulated_raters import RaterModel
+from surveys.platform.simulation import careless_excluded, do_simulate_participants, slope_recovery
+from surveys.results.exports import do_export_results
 
 WORKER_READY_TIMEOUT_S = 90
 SERVER_READY_TIMEOUT_S = 60
@@ -41,6 +56,10 @@ DEMO_RUNS = (
     ("prototree", "ProtoTree", "configs/prototree-synthbirds-cpu.yaml", ()),
 )  # fmt: skip
 BUILD_TIMEOUT_S = 900
+DEMO_QUESTIONS = 12
+SIMULATED_QUESTIONS = 60
+# Enough distinct prototypes per method for a prototype's own metrics to be related to ratings.
+SIMULATED_MIN_PROTOTYPES = 10
 
 
 class Command(BaseCommand):
@@ -62,7 +81,12 @@ class Command(BaseCommand):
             metavar="SECTION.FIELD=VALUE",
             help="a config override for every demo run (repeatable)",
         )
-        parser.add_argument("--questions", type=int, default=12, help="questions per dataset")
+        parser.add_argument(
+            "--questions",
+            type=int,
+            default=None,
+            help=f"questions per dataset ({DEMO_QUESTIONS}; {SIMULATED_QUESTIONS} with --simulate)",
+        )
         parser.add_argument(
             "--min-seconds", type=float, default=1.0, help="minimum seconds per question"
         )
@@ -70,6 +94,32 @@ class Command(BaseCommand):
             "--check",
             action="store_true",
             help="start everything, verify /healthz and the worker, then stop (no serving)",
+        )
+        parser.add_argument(
+            "--simulate",
+            type=int,
+            default=0,
+            metavar="N",
+            help="let N simulated participants take a study of its own over HTTP, then export "
+            "and report",
+        )
+        parser.add_argument(
+            "--min-prototypes",
+            type=int,
+            default=SIMULATED_MIN_PROTOTYPES,
+            help="distinct prototypes per condition of the simulated study",
+        )
+        parser.add_argument(
+            "--simulate-slope",
+            type=float,
+            default=RaterModel.beta,
+            help="the simulated log-odds per SD of the map's energy on the parts",
+        )
+        parser.add_argument(
+            "--simulate-careless",
+            type=float,
+            default=RaterModel.careless_fraction,
+            help="the share of careless simulated raters",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -89,11 +139,18 @@ class Command(BaseCommand):
             base = f"http://127.0.0.1:{options['port']}"
             self._wait_healthy(base)
             self._print_urls(base, password, study)
-            if options["check"]:
-                if study is not None:
-                    self._walk(base, study)
-            else:
+            report = None
+            if options["simulate"] and study is not None:
+                report = self._simulate(base, study, demo_dir, options)
+            if not options["check"]:
+                if report is not None:
+                    self.stdout.write(f"report        {report}")
                 self._serve_forever(children)
+            elif report is not None:
+                # Last, so that a script can take the report's path from the final line.
+                self.stdout.write(f"report        {report}")
+            elif study is not None:
+                self._walk(base, study)
         finally:
             for child in children:
                 _stop(child)
@@ -156,12 +213,19 @@ class Command(BaseCommand):
             return None
         say = self._say
         self._step("Importing and naming the runs")
-        do_import_demo_runs(runs, data_dir, say)
+        # The simulated study's report relates each prototype's own metrics to its ratings.
+        do_import_demo_runs(runs, data_dir, say, metrics=bool(options["simulate"]))
         self._step("Building the demo study on the Celery worker")
-        try:
-            return do_demo_study(
-                runs, options["questions"], options["min_seconds"], say, BUILD_TIMEOUT_S
+        simulate = options["simulate"]
+        questions = options["questions"] or (SIMULATED_QUESTIONS if simulate else DEMO_QUESTIONS)
+        if simulate:
+            spec = simulated_spec(
+                runs, questions, options["min_seconds"], simulate, options["min_prototypes"]
             )
+        else:
+            spec = demo_spec(runs, questions, options["min_seconds"])
+        try:
+            return do_demo_study(spec, say, BUILD_TIMEOUT_S)
         except (RuntimeError, ValueError) as exc:
             raise CommandError(f"the demo study could not be built: {exc}") from exc
 
@@ -182,6 +246,36 @@ class Command(BaseCommand):
             f"    answered {walk.answered} of {walk.total} questions; all stored; "
             f"completion code shown"
         )
+
+    def _simulate(self, base: str, study: Study, demo_dir: Path, options: dict[str, Any]) -> Path:
+        """Simulated participants over HTTP, the export and the report; the report's path."""
+        total = options["simulate"]
+        self._step(f"Letting {total} simulated participants take the study over HTTP")
+        model = RaterModel(
+            beta=options["simulate_slope"], careless_fraction=options["simulate_careless"]
+        )
+        try:
+            summary = do_simulate_participants(base, study, total, model, self._say)
+        except (WalkError, ValueError, RuntimeError) as exc:
+            raise CommandError(f"the simulated participants could not finish: {exc}") from exc
+        if summary.walked:
+            self._say(f"{summary.walked} took the study in {summary.seconds:.0f} s")
+        out = demo_dir / "results" / study.slug
+        self._step(f"Exporting the study and writing its report into {out}")
+        exported = do_export_results(study, out, progress=self._say)
+        if exported.report_note:
+            raise CommandError(f"the report was not written: {exported.report_note}")
+        report_dir = out / "report"
+        if summary.careless_ids:
+            self._say(careless_excluded(study, out / "participants.csv", summary.careless_ids))
+        self._say(slope_recovery(report_dir, model))
+        for label, name in (
+            ("figure 10", "figure10.png"),
+            ("people vs metrics", f"human_vs_objective_m_{model.measure}.png"),
+        ):
+            if (report_dir / name).exists():
+                self._say(f"{label:<18}{report_dir / name}")
+        return report_dir / "report.md"
 
     def _ensure_researcher(self, demo_dir: Path) -> str:
         # The password is kept beside the demo database so a restarted demo prints the same one.
