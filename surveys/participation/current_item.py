@@ -19,6 +19,7 @@ from django.db import connections, router
 from django.db.models import Field, Model
 
 from surveys.models import Participant, ParticipantItem, Question, Response, Study
+from surveys.models.codes import is_code
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -121,6 +122,8 @@ def _instance(alias: str, model: type[Model], values: Sequence[Any]) -> Any:
 
 def read_item(study_code: str, participant_code: str, position: int) -> CurrentItem | None:
     """The item at ``position`` of the participant with these codes; None when there is none."""
+    if not (is_code(study_code) and is_code(participant_code)):
+        return None
     alias = router.db_for_read(ParticipantItem)
     with connections[alias].cursor() as cursor:
         cursor.execute(_statement(alias), [participant_code, study_code, position])

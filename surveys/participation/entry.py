@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from surveys.models import Participant, Study
+from surveys.models.codes import is_code
 from surveys.participation.allocation import is_full
 from surveys.participation.errors import AlreadyStarted, NotFound, StudyFull, check_open
 from surveys.recruiting.base import Recruiter
@@ -42,6 +43,8 @@ def access_participant(study_code: str, participant_code: str) -> Participant:
         Participant.objects.select_related("study")
         .filter(code=participant_code, study__code=study_code)
         .first()
+        if is_code(study_code) and is_code(participant_code)
+        else None
     )
     if participant is None:
         raise NotFound("This participant link is not valid. Open the study link you were given.")
@@ -54,7 +57,7 @@ def access_study(study_code: str) -> Study:
     Raises:
         NotFound: no study has that code.
     """
-    study = Study.objects.filter(code=study_code).first()
+    study = Study.objects.filter(code=study_code).first() if is_code(study_code) else None
     if study is None:
         raise NotFound("There is no study at this address. Check the link you were given.")
     return study
