@@ -59,6 +59,18 @@ def sync_prolific_studies(self: Task[Any, Any]) -> int:
     return len(study_ids)
 
 
+# The tasks that call Prolific: retried with backoff while it is busy or out of reach.
+RETRIED_WHILE_BUSY: dict[str, Any] = {
+    "bind": True,
+    "ignore_result": True,
+    "autoretry_for": (ProlificBusy, ProlificUnreachable),
+    "max_retries": SYNC_MAX_RETRIES,
+    "retry_backoff": True,
+    "retry_backoff_max": SYNC_RETRY_BACKOFF_MAX_S,
+    "retry_jitter": True,
+}
+
+
 def _queue(task: Task[Any, Any], pk: int, queue: object) -> None:
     if queue:
         task.apply_async(args=(pk,), queue=str(queue))
@@ -66,16 +78,7 @@ def _queue(task: Task[Any, Any], pk: int, queue: object) -> None:
         task.apply_async(args=(pk,))
 
 
-@shared_task(
-    name="surveys.prolific.sync_study",
-    bind=True,
-    ignore_result=True,
-    autoretry_for=(ProlificBusy, ProlificUnreachable),
-    max_retries=SYNC_MAX_RETRIES,
-    retry_backoff=True,
-    retry_backoff_max=SYNC_RETRY_BACKOFF_MAX_S,
-    retry_jitter=True,
-)
+@shared_task(name="surveys.prolific.sync_study", **RETRIED_WHILE_BUSY)
 def sync_prolific_study(self: Task[Any, Any], study_id: int) -> int:
     """Mirror one study's Prolific submissions; how many were seen (0 when nothing to do)."""
     study = Study.objects.filter(pk=study_id, recruiter=RecruiterKind.PROLIFIC).first()
@@ -92,16 +95,7 @@ def sync_prolific_study(self: Task[Any, Any], study_id: int) -> int:
     return summary.seen
 
 
-@shared_task(
-    name="surveys.prolific.resolve_hook_event",
-    bind=True,
-    ignore_result=True,
-    autoretry_for=(ProlificBusy, ProlificUnreachable),
-    max_retries=SYNC_MAX_RETRIES,
-    retry_backoff=True,
-    retry_backoff_max=SYNC_RETRY_BACKOFF_MAX_S,
-    retry_jitter=True,
-)
+@shared_task(name="surveys.prolific.resolve_hook_event", **RETRIED_WHILE_BUSY)
 def resolve_prolific_hook_event(self: Task[Any, Any], event_pk: int) -> str:
     """Ask Prolific whose submission an unmatched webhook event names; its resolution."""
     try:
